@@ -1,0 +1,5 @@
+"""The `baremetal` command."""
+
+from .main import main
+
+__all__ = ["main"]

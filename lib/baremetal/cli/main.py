@@ -1,0 +1,91 @@
+"""`baremetal up | region | migrate`: run the product."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+from baremetal.store import Store, default_database_url
+
+log = logging.getLogger("baremetal")
+
+
+def default_data_dir() -> Path:
+    configured = os.environ.get("BAREMETAL_DATA_DIR")
+    if configured:
+        return Path(configured)
+    return Path.home() / ".local" / "share" / "baremetal"
+
+
+def open_store(args: argparse.Namespace) -> Store:
+    url = args.database_url or os.environ.get("BAREMETAL_DATABASE_URL") or default_database_url(
+        args.data_dir)
+    store = Store(url)
+    store.migrate()
+    from baremetal.store.references import ensure_defaults
+
+    with store.write() as conn:
+        ensure_defaults(conn)
+    return store
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", type=Path, default=default_data_dir(),
+                        help="where the SQLite database and images live (default: %(default)s)")
+    parser.add_argument("--database-url", default=None,
+                        help="SQLAlchemy URL; postgresql://... for production "
+                             "(default: SQLite in the data directory)")
+
+
+def _serve(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5240)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=8)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="baremetal", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    up = commands.add_parser("up", help="region and rack in one process (SQLite by default)")
+    _common(up)
+    _serve(up)
+    region = commands.add_parser("region", help="the region API under gunicorn")
+    _common(region)
+    _serve(region)
+    migrate = commands.add_parser("migrate", help="create or upgrade the database schema")
+    _common(migrate)
+    return parser
+
+
+def serve(args: argparse.Namespace) -> int:
+    from .serve import run_gunicorn
+
+    store = open_store(args)
+    url = store.url
+    store.dispose()  # the workers open their own connections
+    print(f"baremetal region: http://{args.host}:{args.port}/MAAS/ (database: "
+          f"{url.split('@')[-1]})", flush=True)
+    run_gunicorn(url, host=args.host, port=args.port, workers=args.workers,
+                 threads=args.threads)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    args = build_parser().parse_args(argv)
+    if args.command in ("up", "region"):
+        return serve(args)
+    if args.command == "migrate":
+        open_store(args).dispose()
+        print("database is at the latest schema")
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

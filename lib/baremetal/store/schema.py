@@ -1,0 +1,235 @@
+"""The database schema (SQLAlchemy Core). Alembic migrations build exactly this; a test
+compares the two so they cannot drift."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _id() -> Column:
+    return Column("id", Integer, primary_key=True, autoincrement=True)
+
+
+zones = Table(
+    "zones", metadata, _id(),
+    Column("name", String(256), nullable=False, unique=True),
+    Column("description", Text, nullable=False, default=""),
+)
+
+resource_pools = Table(
+    "resource_pools", metadata, _id(),
+    Column("name", String(256), nullable=False, unique=True),
+    Column("description", Text, nullable=False, default=""),
+)
+
+domains = Table(
+    "domains", metadata, _id(),
+    Column("name", String(256), nullable=False, unique=True),
+    Column("ttl", Integer, nullable=True),
+    Column("authoritative", Boolean, nullable=False, default=True),
+    Column("is_default", Boolean, nullable=False, default=False),
+)
+
+spaces = Table(
+    "spaces", metadata, _id(),
+    Column("name", String(256), nullable=False, unique=True),
+    Column("description", Text, nullable=False, default=""),
+)
+
+fabrics = Table(
+    "fabrics", metadata, _id(),
+    Column("name", String(256), nullable=False, unique=True),
+    Column("class_type", String(256), nullable=True),
+)
+
+vlans = Table(
+    "vlans", metadata, _id(),
+    Column("fabric_id", ForeignKey("fabrics.id", ondelete="CASCADE"), nullable=False),
+    Column("vid", Integer, nullable=False, default=0),
+    Column("name", String(256), nullable=True),
+    Column("mtu", Integer, nullable=False, default=1500),
+    Column("dhcp_on", Boolean, nullable=False, default=False),
+    Column("space_id", ForeignKey("spaces.id", ondelete="SET NULL"), nullable=True),
+    Column("primary_rack", String(64), nullable=True),
+    Column("secondary_rack", String(64), nullable=True),
+    UniqueConstraint("fabric_id", "vid"),
+)
+
+subnets = Table(
+    "subnets", metadata, _id(),
+    Column("name", String(256), nullable=False),
+    Column("cidr", String(64), nullable=False, unique=True),
+    Column("vlan_id", ForeignKey("vlans.id", ondelete="CASCADE"), nullable=False),
+    Column("space_id", ForeignKey("spaces.id", ondelete="SET NULL"), nullable=True),
+    Column("gateway_ip", String(64), nullable=True),
+    Column("dns_servers", JSON, nullable=False, default=list),
+)
+
+tags = Table(
+    "tags", metadata, _id(),
+    Column("name", String(256), nullable=False, unique=True),
+    Column("definition", Text, nullable=False, default=""),
+    Column("comment", Text, nullable=False, default=""),
+    Column("kernel_opts", Text, nullable=False, default=""),
+)
+
+users = Table(
+    "users", metadata, _id(),
+    Column("username", String(150), nullable=False, unique=True),
+    Column("email", String(254), nullable=False, default=""),
+    Column("password_hash", String(256), nullable=False, default=""),
+    Column("is_superuser", Boolean, nullable=False, default=False),
+    Column("is_local", Boolean, nullable=False, default=True),
+    Column("created", DateTime, nullable=False),
+)
+
+api_tokens = Table(
+    "api_tokens", metadata, _id(),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("name", String(256), nullable=False, default=""),
+    Column("consumer_key", String(64), nullable=False),
+    Column("token_key", String(64), nullable=False, unique=True),
+    Column("token_secret", String(128), nullable=False),
+    Column("created", DateTime, nullable=False),
+)
+
+machines = Table(
+    "machines", metadata, _id(),
+    Column("system_id", String(41), nullable=False, unique=True),
+    Column("hostname", String(255), nullable=False, unique=True),
+    Column("domain_id", ForeignKey("domains.id"), nullable=False),
+    Column("node_type", Integer, nullable=False, default=0),
+    Column("status", Integer, nullable=False, default=0),
+    Column("status_message", Text, nullable=True),
+    Column("status_deadline", DateTime, nullable=True, index=True),
+    Column("owner_id", ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True),
+    Column("agent_name", String(255), nullable=False, default="", index=True),
+    Column("owner_data", JSON, nullable=False, default=dict),
+    Column("description", Text, nullable=False, default=""),
+    Column("osystem", String(255), nullable=False, default=""),
+    Column("distro_series", String(255), nullable=False, default=""),
+    Column("architecture", String(64), nullable=True),
+    Column("hwe_kernel", String(64), nullable=True),
+    Column("min_hwe_kernel", String(64), nullable=False, default=""),
+    Column("cpu_count", Integer, nullable=False, default=0),
+    Column("cpu_speed", Integer, nullable=False, default=0),
+    Column("memory", Integer, nullable=False, default=0),
+    Column("cost", Float, nullable=False, default=0.0),
+    Column("power_type", String(64), nullable=False, default=""),
+    Column("power_parameters", JSON, nullable=False, default=dict),
+    Column("power_state", String(16), nullable=False, default="unknown"),
+    Column("netboot", Boolean, nullable=False, default=True),
+    Column("locked", Boolean, nullable=False, default=False),
+    Column("disable_ipv4", Boolean, nullable=False, default=False),
+    Column("zone_id", ForeignKey("zones.id"), nullable=False, index=True),
+    Column("pool_id", ForeignKey("resource_pools.id"), nullable=True, index=True),
+    Column("boot_interface_id", Integer, nullable=True),
+    Column("boot_disk_id", Integer, nullable=True),
+    Column("hardware_info", JSON, nullable=True),
+    Column("created", DateTime, nullable=False),
+    Column("updated", DateTime, nullable=False),
+    # Allocation walks Ready machines cheapest first: this index serves that scan.
+    Index("ix_machines_status_cost", "status", "cost", "id"),
+)
+
+machine_tags = Table(
+    "machine_tags", metadata,
+    Column("machine_id", ForeignKey("machines.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_id", ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_machine_tags_tag_id", "tag_id", "machine_id"),
+)
+
+interfaces = Table(
+    "interfaces", metadata, _id(),
+    Column("machine_id", ForeignKey("machines.id", ondelete="CASCADE"), nullable=False,
+           index=True),
+    Column("name", String(255), nullable=False),
+    Column("type", String(16), nullable=False, default="physical"),
+    Column("mac_address", String(17), nullable=True, index=True),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("mtu", Integer, nullable=False, default=1500),
+    Column("link_speed", Integer, nullable=False, default=0),
+    Column("vlan_id", ForeignKey("vlans.id", ondelete="SET NULL"), nullable=True),
+    Column("parents", JSON, nullable=False, default=list),
+    Column("tags", JSON, nullable=False, default=list),
+    UniqueConstraint("machine_id", "name"),
+)
+
+ip_links = Table(
+    "ip_links", metadata, _id(),
+    Column("interface_id", ForeignKey("interfaces.id", ondelete="CASCADE"), nullable=False,
+           index=True),
+    Column("mode", String(16), nullable=False, default="link_up"),
+    Column("subnet_id", ForeignKey("subnets.id", ondelete="SET NULL"), nullable=True),
+    Column("ip_address", String(64), nullable=True, index=True),
+)
+
+block_devices = Table(
+    "block_devices", metadata, _id(),
+    Column("machine_id", ForeignKey("machines.id", ondelete="CASCADE"), nullable=False,
+           index=True),
+    Column("name", String(255), nullable=False),
+    Column("path", String(255), nullable=False, default=""),
+    Column("id_path", String(255), nullable=True),
+    Column("model", String(255), nullable=True),
+    Column("serial", String(255), nullable=True),
+    Column("size", BigInteger, nullable=False),
+    Column("block_size", Integer, nullable=False, default=512),
+    Column("rotational", Boolean, nullable=False, default=False),
+    Column("uuid", String(64), nullable=True),
+    Column("tags", JSON, nullable=False, default=list),
+    Column("fstype", String(32), nullable=True),
+    Column("fs_uuid", String(64), nullable=True),
+    Column("mount_point", String(255), nullable=True),
+    UniqueConstraint("machine_id", "name"),
+)
+
+partitions = Table(
+    "partitions", metadata, _id(),
+    Column("block_device_id", ForeignKey("block_devices.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    Column("number", Integer, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("uuid", String(64), nullable=True),
+    Column("fstype", String(32), nullable=True),
+    Column("fs_uuid", String(64), nullable=True),
+    Column("mount_point", String(255), nullable=True),
+)
+
+events = Table(
+    "events", metadata, _id(),
+    Column("machine_id", ForeignKey("machines.id", ondelete="CASCADE"), nullable=True,
+           index=True),
+    Column("type", String(255), nullable=False),
+    Column("level", String(16), nullable=False, default="INFO"),
+    Column("description", Text, nullable=False, default=""),
+    Column("username", String(150), nullable=True),
+    Column("from_status", Integer, nullable=True),
+    Column("to_status", Integer, nullable=True),
+    Column("comment", Text, nullable=False, default=""),
+    Column("created", DateTime, nullable=False, index=True),
+)
