@@ -10,6 +10,8 @@ from pathlib import Path
 
 from baremetal.store import Store, default_database_url
 
+from . import accounts
+
 log = logging.getLogger("baremetal")
 
 
@@ -58,6 +60,18 @@ def build_parser() -> argparse.ArgumentParser:
     _serve(region)
     migrate = commands.add_parser("migrate", help="create or upgrade the database schema")
     _common(migrate)
+    admin = commands.add_parser("createadmin", help="create an administrator")
+    _common(admin)
+    admin.add_argument("--username", required=True)
+    admin.add_argument("--password", required=True)
+    admin.add_argument("--email", default="")
+    apikey = commands.add_parser("apikey", help="create, list or delete a user's API keys")
+    _common(apikey)
+    apikey.add_argument("--username", required=True)
+    group = apikey.add_mutually_exclusive_group()
+    group.add_argument("--generate", action="store_true", help="create a key (the default)")
+    group.add_argument("--list", action="store_true", help="list the user's keys")
+    group.add_argument("--delete", metavar="KEY", help="delete this key")
     return parser
 
 
@@ -75,15 +89,21 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
+    serving = args.command in ("up", "region")
+    logging.basicConfig(level=logging.INFO if serving else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     if args.command in ("up", "region"):
         return serve(args)
     if args.command == "migrate":
         open_store(args).dispose()
         print("database is at the latest schema")
         return 0
+    if args.command == "createadmin":
+        return accounts.create_admin(open_store(args), args)
+    if args.command == "apikey":
+        return accounts.api_keys(open_store(args), args)
     return 2
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Connection, Select, and_, insert, select, update
+from sqlalchemy import Connection, Select, and_, delete, insert, select, update
 
 from baremetal import lifecycle
 from baremetal.models import (
@@ -316,6 +316,23 @@ def load_machines(conn: Connection, ids: Select | Sequence[int]) -> list[Machine
 
 def _filesystem(fstype: str | None, uuid: str | None, mount_point: str | None) -> Filesystem | None:
     return None if fstype is None else Filesystem(fstype=fstype, uuid=uuid, mount_point=mount_point)
+
+
+def update_machine(conn: Connection, machine_id: int, **values: object) -> None:
+    """Write columns of one machine; its allocation cost follows cpu and memory."""
+    m = t.machines
+    if "status" in values:
+        raise ValueError("Status changes go through transition_machines.")
+    if "cpu_count" in values or "memory" in values:
+        row = conn.execute(select(m.c.cpu_count, m.c.memory).where(m.c.id == machine_id)).one()
+        cpu = values.get("cpu_count", row.cpu_count)
+        memory = values.get("memory", row.memory)
+        values["cost"] = allocation_cost(int(cpu), int(memory))  # type: ignore[arg-type]
+    conn.execute(update(m).where(m.c.id == machine_id).values(updated=utcnow(), **values))
+
+
+def delete_machine(conn: Connection, machine_id: int) -> None:
+    conn.execute(delete(t.machines).where(t.machines.c.id == machine_id))
 
 
 def get_machine(conn: Connection, system_id: str) -> Machine:

@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -152,6 +153,11 @@ machines = Table(
     Column("hardware_info", JSON, nullable=True),
     Column("created", DateTime, nullable=False),
     Column("updated", DateTime, nullable=False),
+    # Devices (node_type 1) may belong to a machine.
+    Column("parent_id", ForeignKey("machines.id", ondelete="CASCADE"), nullable=True),
+    # The user data of the current deployment, as the owner sent it (decoded).
+    Column("user_data", LargeBinary, nullable=True),
+    Index("ix_machines_node_type_status", "node_type", "status"),
     # Allocation walks Ready machines cheapest first: this index serves that scan.
     Index("ix_machines_status_cost", "status", "cost", "id"),
 )
@@ -232,4 +238,14 @@ events = Table(
     Column("to_status", Integer, nullable=True),
     Column("comment", Text, nullable=False, default=""),
     Column("created", DateTime, nullable=False, index=True),
+)
+
+files = Table(
+    "files", metadata, _id(),
+    Column("filename", String(255), nullable=False),
+    Column("owner_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Column("anon_key", String(64), nullable=False, unique=True),
+    Column("created", DateTime, nullable=False),
+    UniqueConstraint("owner_id", "filename"),
 )

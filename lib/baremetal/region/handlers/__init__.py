@@ -1,0 +1,14 @@
+"""Importing this package registers every API resource in the registry, in the order
+they appear in `describe/`."""
+
+from . import (  # noqa: F401
+    catalog,
+    devices,
+    events,
+    files,
+    general,
+    machine,
+    machines,
+    network,
+    users,
+)

@@ -1,0 +1,33 @@
+"""version/ and describe/: anonymous, and what clients fetch first."""
+
+from __future__ import annotations
+
+from baremetal import __version__
+
+from ..registry import registry
+
+MAAS_VERSION = "3.5.0"
+CAPABILITIES = [
+    "networks-management", "static-ipaddresses", "ipv6-deployment-ubuntu",
+    "devices-management", "storage-deployment-ubuntu", "network-deployment-ubuntu",
+    "bridging-interface-ubuntu", "bridging-automatic-ubuntu", "authenticate-api",
+]
+
+version = registry.resource("VersionHandler", "/version/",
+                            "Information about this MAAS-compatible region.", anonymous=True)
+describe = registry.resource("AnonDescribeHandler", "/describe/",
+                             "The description of this API, for clients to build themselves.",
+                             anonymous=True)
+
+
+@version.action("GET")
+def read_version(call):  # type: ignore[no-untyped-def]
+    """Version and capabilities of the region."""
+    return {"capabilities": CAPABILITIES, "version": MAAS_VERSION,
+            "subversion": f"baremetal {__version__}"}
+
+
+@describe.action("GET")
+def read_describe(call):  # type: ignore[no-untyped-def]
+    """The API description, generated from the handler registry."""
+    return registry.describe(call.base_url)

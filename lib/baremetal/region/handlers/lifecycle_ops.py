@@ -1,0 +1,179 @@
+"""What the machine operations do to the store: deploy, release, commission, abort,
+mark broken/fixed, lock, and power requests. Every status change goes through
+`transition_machines` (the lifecycle table) and leaves an event.
+
+Power and boot services arrive with the power and rack work; until then these operations
+record the request and say so in the machine's status message and its events."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from sqlalchemy import Connection, select
+
+from baremetal.models import Machine, NodeStatus
+from baremetal.store import schema as t
+from baremetal.store.catalog import record_event
+from baremetal.store.machines import transition_machines, update_machine
+
+from ..errors import BadRequest, Conflict, Forbidden, ServiceUnavailable
+
+S = NodeStatus
+NOT_WIRED = "power and boot services are not wired up yet, so nothing was sent to the machine"
+RELEASABLE = {S.ALLOCATED, S.RESERVED, S.BROKEN, S.DEPLOYING, S.DEPLOYED,
+              S.FAILED_DEPLOYMENT, S.FAILED_DISK_ERASING, S.FAILED_RELEASING}
+ABORT_TO = {S.COMMISSIONING: S.NEW, S.DEPLOYING: S.ALLOCATED, S.TESTING: S.READY,
+            S.DISK_ERASING: S.FAILED_DISK_ERASING}
+SERIES = {"focal": "20.04", "jammy": "22.04", "noble": "24.04"}
+DEFAULT_SERIES = "jammy"
+
+
+def require_owner_or_admin(call, machine: Machine, verb: str) -> None:  # type: ignore[no-untyped-def]
+    user = call.viewer
+    if not user.is_superuser and machine.owner != user.username:
+        raise Forbidden(f"You don't have permission to {verb} this machine: it is not yours.")
+
+
+def _refuse_locked(machine: Machine, verb: str) -> None:
+    if machine.locked:
+        raise Conflict(f"Can't {verb} a machine that is locked: unlock it first.")
+
+
+def _wrong_state(verb: str, machine: Machine) -> Conflict:
+    return Conflict(f"Can't {verb} a machine that is in the '{machine.status.label}' state")
+
+
+def normalise_series(value: str | None) -> tuple[str, str]:
+    """`jammy`, `ubuntu/jammy`, `ubuntu/22.04` and `22.04` all mean ('ubuntu', 'jammy')."""
+    if not value:
+        return "ubuntu", DEFAULT_SERIES
+    osystem, _, series = value.rpartition("/")
+    if osystem not in ("", "ubuntu"):
+        raise BadRequest(f"distro_series: '{value}' is not an available release "
+                         f"(use one of: {', '.join(SERIES)}).")
+    for name, number in SERIES.items():
+        if series in (name, number):
+            return "ubuntu", name
+    raise BadRequest(f"distro_series: '{value}' is not an available release "
+                     f"(use one of: {', '.join(SERIES)}).")
+
+
+def decode_user_data(value: str | None) -> bytes | None:
+    if value is None or value == "":
+        return None
+    try:
+        return base64.b64decode(value.encode("latin-1"), validate=False)
+    except (binascii.Error, ValueError):
+        raise BadRequest("user_data: must be base64 encoded.") from None
+
+
+def deploy(call, conn: Connection, machine: Machine) -> None:  # type: ignore[no-untyped-def]
+    _refuse_locked(machine, "deploy")
+    p = call.params
+    osystem, series = normalise_series(p.get("distro_series"))
+    user_data = decode_user_data(p.get("user_data"))
+    if p.boolean("install_to_disk", False):
+        raise BadRequest("install_to_disk: deployment to disk is not available yet; "
+                         "deploy ephemerally (the default).")
+    user = call.viewer
+    comment = p.get("comment") or ""
+    if machine.status is S.READY:
+        transition_machines(conn, [machine.id], S.ALLOCATED, username=user.username,
+                            comment=comment, expected=S.READY,
+                            values={"owner_id": user.id})
+    elif machine.status is not S.ALLOCATED:
+        raise _wrong_state("deploy", machine)
+    else:
+        require_owner_or_admin(call, machine, "deploy")
+    transition_machines(conn, [machine.id], S.DEPLOYING, username=user.username,
+                        comment=comment, message=f"Deploy requested: {NOT_WIRED}.")
+    update_machine(conn, machine.id, osystem=osystem, distro_series=series,
+                   hwe_kernel=p.get("hwe_kernel") or None, user_data=user_data)
+
+
+def release(call, conn: Connection, machine: Machine) -> None:  # type: ignore[no-untyped-def]
+    if machine.status is S.READY:
+        return
+    _refuse_locked(machine, "release")
+    if machine.status not in RELEASABLE:
+        raise _wrong_state("release", machine)
+    p = call.params
+    if any(p.boolean(flag) for flag in ("erase", "secure_erase", "quick_erase")):
+        raise ServiceUnavailable("Erasing disks needs the rack's boot services, which are not "
+                                 "available yet; release without erase.")
+    username = call.viewer.username
+    comment = p.get("comment") or ""
+    transition_machines(conn, [machine.id], S.RELEASING, username=username, comment=comment)
+    record_event(conn, machine.id, "Power off requested", f"On release: {NOT_WIRED}.", username)
+    transition_machines(conn, [machine.id], S.READY, username=username, comment=comment,
+                        values={"owner_id": None, "agent_name": "", "owner_data": {},
+                                "osystem": "", "distro_series": "", "hwe_kernel": None,
+                                "user_data": None})
+
+
+def release_machines(call, system_ids: list[str], comment: str | None) -> None:  # type: ignore[no-untyped-def]
+    from baremetal.store.machines import load_machines
+
+    with call.store.write() as conn:
+        ids = select(t.machines.c.id).where(t.machines.c.system_id.in_(system_ids))
+        for machine in load_machines(conn, ids):
+            release(call, conn, machine)
+
+
+def commission(call, conn: Connection, machine: Machine) -> None:  # type: ignore[no-untyped-def]
+    p = call.params
+    for flag in ("enable_ssh", "skip_bmc_config", "skip_networking", "skip_storage"):
+        p.boolean(flag)  # validated now, used when commissioning runs for real
+    if machine.status not in (S.NEW, S.READY, S.FAILED_COMMISSIONING, S.BROKEN,
+                              S.FAILED_TESTING, S.MISSING):
+        raise _wrong_state("commission", machine)
+    transition_machines(conn, [machine.id], S.COMMISSIONING, username=call.viewer.username,
+                        comment=p.get("comment") or "",
+                        message=f"Commissioning requested: {NOT_WIRED}.")
+
+
+def abort(call, conn: Connection, machine: Machine) -> None:  # type: ignore[no-untyped-def]
+    target = ABORT_TO.get(machine.status)
+    if target is None:
+        raise _wrong_state("abort", machine)
+    require_owner_or_admin(call, machine, "abort")
+    transition_machines(conn, [machine.id], target, username=call.viewer.username,
+                        comment=call.params.get("comment") or "",
+                        message=f"Aborted {machine.status.label.lower()}")
+
+
+def mark_broken(call, conn: Connection, machine: Machine) -> None:  # type: ignore[no-untyped-def]
+    require_owner_or_admin(call, machine, "mark broken")
+    comment = call.params.get("comment") or ""
+    transition_machines(conn, [machine.id], S.BROKEN, username=call.viewer.username,
+                        comment=comment, message=comment or "Marked broken")
+
+
+def mark_fixed(call, conn: Connection, machine: Machine) -> None:  # type: ignore[no-untyped-def]
+    call.require_admin()
+    if machine.status is not S.BROKEN:
+        raise _wrong_state("mark fixed", machine)
+    transition_machines(conn, [machine.id], S.READY, username=call.viewer.username,
+                        comment=call.params.get("comment") or "")
+
+
+def set_lock(call, conn: Connection, machine: Machine, locked: bool) -> None:  # type: ignore[no-untyped-def]
+    require_owner_or_admin(call, machine, "lock" if locked else "unlock")
+    if locked and machine.status is not S.DEPLOYED:
+        raise _wrong_state("lock", machine)
+    update_machine(conn, machine.id, locked=locked)
+    record_event(conn, machine.id, "Locked" if locked else "Unlocked",
+                 call.params.get("comment") or "", call.viewer.username)
+
+
+def request_power(call, conn: Connection, machine: Machine, state: str) -> None:  # type: ignore[no-untyped-def]
+    require_owner_or_admin(call, machine, f"power {state}")
+    if state == "off":
+        _refuse_locked(machine, "power off")
+        stop_mode = call.params.get("stop_mode") or "hard"
+        if stop_mode not in ("soft", "hard"):
+            raise BadRequest("stop_mode: must be 'soft' or 'hard'.")
+    decode_user_data(call.params.get("user_data"))
+    record_event(conn, machine.id, f"Power {state} requested", f"{NOT_WIRED}.",
+                 call.viewer.username)

@@ -1,0 +1,83 @@
+"""A live region process for client tests: `baremetal region` under gunicorn on a free
+loopback port, with its own SQLite database, an admin and a non-admin with API keys."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from baremetal.store import Store
+from baremetal.store.accounts import create_token
+from baremetal.store.references import create_user
+
+BAREMETAL = Path(sys.executable).with_name("baremetal")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class LiveRegion:
+    url: str  # http://127.0.0.1:PORT/MAAS/
+    store: Store
+    admin_key: str
+    user_key: str
+    process: subprocess.Popen
+    log_path: Path
+
+    @property
+    def api(self) -> str:
+        return self.url + "api/2.0/"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def start_region(directory: Path, database_url: str | None = None) -> LiveRegion:
+    url = database_url or f"sqlite:///{directory / 'region.db'}"
+    port = free_port()
+    log_path = directory / "region.log"
+    subprocess.run([str(BAREMETAL), "migrate", "--database-url", url], check=True,
+                   capture_output=True, timeout=120)
+    store = Store(url)
+    with store.write() as conn:
+        admin = create_user(conn, "admin", "admin-password", "admin@example.com",
+                            is_superuser=True)
+        user = create_user(conn, "alice", "alice-password", "alice@example.com")
+        admin_key = create_token(conn, admin.id, "tests").api_key
+        user_key = create_token(conn, user.id, "tests").api_key
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [str(BAREMETAL), "region", "--database-url", url, "--port", str(port),
+             "--threads", "8"], stdout=log, stderr=subprocess.STDOUT)
+    region = LiveRegion(f"http://127.0.0.1:{port}/MAAS/", store, admin_key, user_key,
+                        process, log_path)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(region.api + "version/", timeout=2) as response:
+                json.load(response)
+            return region
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                stop_region(region)
+                raise RuntimeError("the region did not start:\n" + region.log()) from None
+            time.sleep(0.2)
+
+
+def stop_region(region: LiveRegion) -> None:
+    region.process.terminate()
+    try:
+        region.process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        region.process.kill()
+    region.store.dispose()
