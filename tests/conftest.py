@@ -73,3 +73,16 @@ def add_ready(store: Store, specs: list[NewMachine]) -> list[str]:
         transition_machines(conn, ids, NodeStatus.COMMISSIONING)
         transition_machines(conn, ids, NodeStatus.READY)
     return system_ids
+
+
+@pytest.fixture
+def api(tmp_path):
+    """An in-process region on SQLite with admin, alice and bob, and four Ready machines."""
+    from .api import build_api
+
+    store = Store(f"sqlite:///{tmp_path / 'api.db'}")
+    store.migrate()
+    with store.write() as conn:
+        ensure_defaults(conn)
+    yield build_api(store)
+    store.dispose()

@@ -37,7 +37,10 @@ def region(tmp_path_factory):
     ])
     yield region
     stop_region(region)
-    assert "Traceback" not in region.log()
+    log = region.log()
+    assert "Traceback" not in log
+    for secret in ("bmc-secret", region.admin_key.split(":")[2], "alice-password"):
+        assert secret not in log
 
 
 @pytest.fixture(scope="module")
