@@ -25,7 +25,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import select, update  # noqa: E402
-from tests.pg import DatabaseFactory, ThrowawayPostgres  # noqa: E402
 
 from baremetal.constraints import AllocationOptions, Constraints  # noqa: E402
 from baremetal.models import NodeStatus, User  # noqa: E402
@@ -47,6 +46,7 @@ from baremetal.store.references import (  # noqa: E402
     create_zone,
     ensure_defaults,
 )
+from tests.pg import DatabaseFactory, ThrowawayPostgres  # noqa: E402
 
 ZONES = ["z0", "z1", "z2", "z3"]
 TAGS = ["gpu", "ssd", "bigmem"]

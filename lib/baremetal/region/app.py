@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+import orjson
 from flask import Flask, Response, g, jsonify, request
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
@@ -94,7 +95,7 @@ def _dispatcher(resource: Resource):  # type: ignore[no-untyped-def]
         result = action.func(call, **path_params)
         if isinstance(result, Response):
             return result
-        return jsonify(result)
+        return Response(orjson.dumps(result), mimetype="application/json")
 
     dispatch.__name__ = f"dispatch_{resource.name}"
     return dispatch

@@ -6,7 +6,6 @@ per response and reused, which keeps listing thousands of machines cheap.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from baremetal.models import (
@@ -27,7 +26,7 @@ from baremetal.models.storage import Filesystem
 
 from .registry import API_ROOT
 
-JSON = dict[str, Any]
+JSON = dict[str, Any]  # enums stay enums: orjson writes their values
 
 
 def zone_json(zone: Zone) -> JSON:
@@ -64,6 +63,29 @@ class Renderer:
     def __init__(self) -> None:
         self._vlans: dict[int, JSON] = {}
         self._subnets: dict[int, JSON] = {}
+        self._zones: dict[int, JSON] = {}
+        self._pools: dict[int, JSON] = {}
+        self._domains: dict[int, JSON] = {}
+
+    def zone(self, zone: Zone) -> JSON:
+        found = self._zones.get(zone.id)
+        if found is None:
+            found = self._zones[zone.id] = zone_json(zone)
+        return found
+
+    def pool(self, pool: ResourcePool | None) -> JSON | None:
+        if pool is None:
+            return None
+        found = self._pools.get(pool.id)
+        if found is None:
+            found = self._pools[pool.id] = pool_json(pool)
+        return found
+
+    def domain(self, domain: Domain) -> JSON:
+        found = self._domains.get(domain.id)
+        if found is None:
+            found = self._domains[domain.id] = domain_json(domain)
+        return found
 
     def vlan(self, vlan: VLAN) -> JSON:
         found = self._vlans.get(vlan.id)
@@ -93,7 +115,7 @@ class Renderer:
         return found
 
     def link(self, link: Link) -> JSON:
-        data: JSON = {"id": link.id, "mode": link.mode.value}
+        data: JSON = {"id": link.id, "mode": link.mode}
         if link.ip_address is not None:
             data["ip_address"] = link.ip_address
         if link.subnet is not None:
@@ -103,7 +125,7 @@ class Renderer:
     def interface(self, machine: Machine, nic: Interface) -> JSON:
         return {
             "resource_uri": f"{API_ROOT}/nodes/{machine.system_id}/interfaces/{nic.id}/",
-            "id": nic.id, "name": nic.name, "type": nic.type.value, "enabled": nic.enabled,
+            "id": nic.id, "name": nic.name, "type": nic.type, "enabled": nic.enabled,
             "mac_address": nic.mac_address, "system_id": machine.system_id,
             "links": [self.link(link) for link in nic.links],
             "effective_mtu": nic.effective_mtu, "params": "",
@@ -135,7 +157,7 @@ class Renderer:
         return {
             "resource_uri": f"{API_ROOT}/machines/{machine.system_id}/",
             "system_id": machine.system_id, "hostname": machine.hostname,
-            "fqdn": machine.fqdn, "domain": domain_json(machine.domain),
+            "fqdn": machine.fqdn, "domain": self.domain(machine.domain),
             "description": machine.description,
             "tag_names": list(machine.tags), "owner": machine.owner,
             "owner_data": dict(machine.owner_data), "osystem": machine.osystem,
@@ -144,18 +166,18 @@ class Renderer:
             "memory": machine.memory, "cpu_count": machine.cpu_count,
             "cpu_speed": machine.cpu_speed, "storage": sum(d.size for d in machine.block_devices)
             / 1000**2,
-            "ip_addresses": machine.ip_addresses, "power_state": machine.power_state.value,
+            "ip_addresses": machine.ip_addresses, "power_state": machine.power_state,
             "power_type": machine.power_type, "status": int(machine.status),
             "status_name": machine.status.label, "status_message": machine.status_message,
             "status_action": "", "node_type": int(machine.node_type),
             "node_type_name": "Machine", "netboot": machine.netboot, "locked": machine.locked,
-            "disable_ipv4": machine.disable_ipv4, "zone": zone_json(machine.zone),
-            "pool": None if machine.pool is None else pool_json(machine.pool),
+            "disable_ipv4": machine.disable_ipv4, "zone": self.zone(machine.zone),
+            "pool": self.pool(machine.pool),
             "interface_set": nics, "blockdevice_set": disks,
             "physicalblockdevice_set": disks, "virtualblockdevice_set": [],
             "boot_interface": _find(nics, boot_nic.id if boot_nic else None),
             "boot_disk": _find(disks, boot_disk.id if boot_disk else None),
-            "hardware_info": machine.hardware_info or _hardware_info(machine),
+            "hardware_info": machine.hardware_info or UNKNOWN_HARDWARE,
             "agent_name": machine.agent_name, "special_filesystems": [],
             "swap_size": None, "address_ttl": None, "bios_boot_method": "pxe",
             "commissioning_status": 0, "commissioning_status_name": "Pending",
@@ -193,13 +215,7 @@ def _filesystem_json(filesystem: Filesystem | None) -> JSON | None:
             "mount_point": filesystem.mount_point, "label": None, "mount_options": None}
 
 
-@lru_cache(maxsize=1)
-def _unknown_hardware() -> JSON:
-    return {key: "Unknown" for key in (
-        "system_vendor", "system_product", "system_version", "system_serial",
-        "cpu_model", "mainboard_vendor", "mainboard_product", "mainboard_firmware_version",
-        "mainboard_firmware_date")}
-
-
-def _hardware_info(machine: Machine) -> JSON:
-    return dict(_unknown_hardware())
+UNKNOWN_HARDWARE: JSON = {key: "Unknown" for key in (
+    "system_vendor", "system_product", "system_version", "system_serial", "cpu_model",
+    "mainboard_vendor", "mainboard_product", "mainboard_firmware_version",
+    "mainboard_firmware_date")}

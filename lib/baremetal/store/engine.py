@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+import orjson
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
@@ -70,6 +71,9 @@ class Store:
 
 
 def _create_engine(url: str, **options: object) -> Engine:
+    # JSON columns are decoded once per row: orjson does it several times faster.
+    options.setdefault("json_deserializer", orjson.loads)
+    options.setdefault("json_serializer", _json_dumps)
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         options.setdefault("pool_pre_ping", True)
@@ -99,3 +103,7 @@ def _create_engine(url: str, **options: object) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
+
+
+def _json_dumps(value: object) -> str:
+    return orjson.dumps(value).decode()

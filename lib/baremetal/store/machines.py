@@ -18,9 +18,12 @@ from baremetal.models import (
     Domain,
     Filesystem,
     Interface,
+    InterfaceType,
     Link,
+    LinkMode,
     Machine,
     NodeStatus,
+    NodeType,
     Partition,
     PowerState,
     ResourcePool,
@@ -202,9 +205,12 @@ def load_machines(conn: Connection, ids: Select | Sequence[int]) -> list[Machine
     id_query = ids if isinstance(ids, Select) else select(t.machines.c.id).where(
         t.machines.c.id.in_(list(ids)))
     m = t.machines
+    # Power parameters (secrets) and user data are never needed to describe a machine.
+    columns = [c for c in m.c if c.name not in ("power_parameters", "user_data")]
     rows = conn.execute(
         select(
-            m, t.zones.c.name.label("zone_name"), t.zones.c.description.label("zone_description"),
+            *columns, t.zones.c.name.label("zone_name"),
+            t.zones.c.description.label("zone_description"),
             t.resource_pools.c.name.label("pool_name"),
             t.resource_pools.c.description.label("pool_description"),
             t.domains.c.name.label("domain_name"), t.domains.c.ttl.label("domain_ttl"),
@@ -238,7 +244,7 @@ def load_machines(conn: Connection, ids: Select | Sequence[int]) -> list[Machine
         .where(t.interfaces.c.machine_id.in_(id_query)).order_by(t.ip_links.c.id)
     ):
         links_by_nic[row.interface_id].append(Link(
-            id=row.id, mode=row.mode, ip_address=row.ip_address,
+            id=row.id, mode=LinkMode(row.mode), ip_address=row.ip_address,
             subnet=subnets.get(row.subnet_id) if row.subnet_id else None,
         ))
     nic_rows = conn.execute(
@@ -252,7 +258,7 @@ def load_machines(conn: Connection, ids: Select | Sequence[int]) -> list[Machine
     nics_by_machine: dict[int, list[Interface]] = defaultdict(list)
     for row in nic_rows:
         nics_by_machine[row.machine_id].append(Interface(
-            id=row.id, name=row.name, type=row.type, mac_address=row.mac_address,
+            id=row.id, name=row.name, type=InterfaceType(row.type), mac_address=row.mac_address,
             enabled=row.enabled, mtu=row.mtu, link_speed=row.link_speed,
             vlan=vlans.get(row.vlan_id) if row.vlan_id else None,
             links=links_by_nic.get(row.id, []), parents=list(row.parents or []),
@@ -266,7 +272,7 @@ def load_machines(conn: Connection, ids: Select | Sequence[int]) -> list[Machine
         .where(t.block_devices.c.machine_id.in_(id_query)).order_by(t.partitions.c.number)
     ):
         parts_by_disk[row.block_device_id].append(Partition(
-            id=row.id, number=row.number, size=row.size, uuid=row.uuid,
+            id=row.id, number=row.number, size=row.size, uuid=row.uuid, path="",
             filesystem=_filesystem(row.fstype, row.fs_uuid, row.mount_point),
         ))
     disks_by_machine: dict[int, list[BlockDevice]] = defaultdict(list)
@@ -286,14 +292,29 @@ def load_machines(conn: Connection, ids: Select | Sequence[int]) -> list[Machine
             partitions=partitions,
         ))
 
+    # Zones, pools and domains are shared by many machines: one model each.
+    zones = {}
+    pools = {}
+    domains = {}
+    for row in rows:
+        if row.zone_id not in zones:
+            zones[row.zone_id] = Zone(id=row.zone_id, name=row.zone_name,
+                                      description=row.zone_description)
+        if row.pool_id is not None and row.pool_id not in pools:
+            pools[row.pool_id] = ResourcePool(id=row.pool_id, name=row.pool_name,
+                                              description=row.pool_description)
+        if row.domain_id not in domains:
+            domains[row.domain_id] = Domain(id=row.domain_id, name=row.domain_name,
+                                            ttl=row.domain_ttl,
+                                            authoritative=row.domain_authoritative,
+                                            is_default=row.domain_is_default)
     return [
         Machine(
             id=row.id, system_id=row.system_id, hostname=row.hostname,
-            domain=Domain(id=row.domain_id, name=row.domain_name, ttl=row.domain_ttl,
-                          authoritative=row.domain_authoritative,
-                          is_default=row.domain_is_default),
+            domain=domains[row.domain_id],
             status=NodeStatus(row.status), status_message=row.status_message,
-            status_deadline=row.status_deadline, node_type=row.node_type, owner=row.owner_name,
+            status_deadline=row.status_deadline, node_type=NodeType(row.node_type),
+            owner=row.owner_name,
             agent_name=row.agent_name, owner_data=dict(row.owner_data or {}),
             description=row.description, osystem=row.osystem, distro_series=row.distro_series,
             architecture=row.architecture, hwe_kernel=row.hwe_kernel,
@@ -301,9 +322,7 @@ def load_machines(conn: Connection, ids: Select | Sequence[int]) -> list[Machine
             cpu_speed=row.cpu_speed, memory=row.memory, power_type=row.power_type,
             power_state=PowerState(row.power_state), netboot=row.netboot, locked=row.locked,
             disable_ipv4=row.disable_ipv4,
-            zone=Zone(id=row.zone_id, name=row.zone_name, description=row.zone_description),
-            pool=None if row.pool_id is None else ResourcePool(
-                id=row.pool_id, name=row.pool_name, description=row.pool_description),
+            zone=zones[row.zone_id], pool=pools.get(row.pool_id),
             tags=tags_by_machine.get(row.id, []),
             interfaces=nics_by_machine.get(row.id, []),
             block_devices=disks_by_machine.get(row.id, []),

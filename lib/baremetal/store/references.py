@@ -108,25 +108,29 @@ def create_subnet(conn: Connection, cidr: str, vlan_id: int, name: str | None = 
 
 def network_index(conn: Connection) -> tuple[dict[int, VLAN], dict[int, Subnet]]:
     """Every VLAN and subnet as models, keyed by id: two queries, reused for many machines."""
-    space_names = dict(conn.execute(select(t.spaces.c.id, t.spaces.c.name)).all())
     vlan_rows = conn.execute(
-        select(t.vlans, t.fabrics.c.name.label("fabric_name")).join(t.fabrics)
+        select(t.vlans, t.fabrics.c.name.label("fabric_name"),
+               t.spaces.c.name.label("space_name"))
+        .join(t.fabrics, t.vlans.c.fabric_id == t.fabrics.c.id)
+        .outerjoin(t.spaces, t.vlans.c.space_id == t.spaces.c.id)
     )
     vlans = {
         row.id: VLAN(
             id=row.id, fabric_id=row.fabric_id, fabric=row.fabric_name, vid=row.vid,
             name=row.name, mtu=row.mtu, dhcp_on=row.dhcp_on, primary_rack=row.primary_rack,
-            secondary_rack=row.secondary_rack, space=space_names.get(row.space_id),
+            secondary_rack=row.secondary_rack, space=row.space_name,
         )
         for row in vlan_rows
     }
     subnets = {
         row.id: Subnet(
             id=row.id, name=row.name, cidr=row.cidr, vlan=vlans[row.vlan_id],
-            space=space_names.get(row.space_id), gateway_ip=row.gateway_ip,
+            space=row.space_name, gateway_ip=row.gateway_ip,
             dns_servers=list(row.dns_servers or []),
         )
-        for row in conn.execute(select(t.subnets))
+        for row in conn.execute(
+            select(t.subnets, t.spaces.c.name.label("space_name"))
+            .outerjoin(t.spaces, t.subnets.c.space_id == t.spaces.c.id))
     }
     return vlans, subnets
 

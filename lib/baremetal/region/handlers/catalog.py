@@ -23,14 +23,13 @@ from baremetal.store.catalog import (
     update_tag,
     update_zone,
 )
-from baremetal.store.listing import MachineFilter, machine_ids
-from baremetal.store.machines import load_machines
+from baremetal.store.listing import MachineFilter
 from baremetal.store.references import create_pool, create_tag, create_zone
 
 from ..errors import BadRequest, Conflict, NotFound
 from ..registry import registry
 from ..render import pool_json, tag_json, zone_json
-from .machines import render_machines
+from .machines import list_machines
 
 _NAME = re.compile(r"^[\w-]{1,256}$")
 
@@ -215,5 +214,4 @@ def tagged_machines(call, name):  # type: ignore[no-untyped-def]
     """The machines with this tag that the caller may see."""
     with call.store.read() as conn:
         _tag(conn, name)
-        found = load_machines(conn, machine_ids(call.viewer, MachineFilter(tags=(name,))))
-    return render_machines(found)
+    return list_machines(call, MachineFilter(tags=(name,)))

@@ -15,6 +15,7 @@ from baremetal.store.listing import MachineFilter, machine_ids
 from baremetal.store.machines import NewInterface, NewMachine, create_machines, load_machines
 from baremetal.store.references import ids_by_name
 
+from ..bulk import gc_paused
 from ..errors import BadRequest, Forbidden, NotFound
 from ..registry import registry
 from ..render import Renderer
@@ -30,6 +31,12 @@ _HOSTNAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", re.IGNORECASE)
 def render_machines(found: list[Machine]) -> list[dict]:
     renderer = Renderer()
     return [renderer.machine(m) for m in found]
+
+
+def list_machines(call, where: MachineFilter) -> list[dict]:  # type: ignore[no-untyped-def]
+    """Load and render the machines the caller may see: the listing's hot path."""
+    with gc_paused(), call.store.read() as conn:
+        return render_machines(load_machines(conn, machine_ids(call.viewer, where)))
 
 
 def machine_filter(params) -> MachineFilter:  # type: ignore[no-untyped-def]
@@ -53,10 +60,7 @@ def machine_filter(params) -> MachineFilter:  # type: ignore[no-untyped-def]
 def read_machines(call):  # type: ignore[no-untyped-def]
     """Machines the caller may see, filtered by id, hostname, mac_address, tags, agent_name,
     zone, pool, domain, status, owner (each repeatable)."""
-    where = machine_filter(call.params)
-    with call.store.read() as conn:
-        found = load_machines(conn, machine_ids(call.viewer, where))
-    return render_machines(found)
+    return list_machines(call, machine_filter(call.params))
 
 
 def power_parameters(params) -> dict[str, str]:  # type: ignore[no-untyped-def]
