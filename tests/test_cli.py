@@ -49,3 +49,34 @@ def test_migrate_is_idempotent(tmp_path):
                               capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr
         assert "latest schema" in done.stdout
+
+
+def _baremetal(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BAREMETAL), *args], capture_output=True, text=True, timeout=60)
+
+
+def test_createadmin_and_api_keys(tmp_path):
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    created = _baremetal("createadmin", "--database-url", url, "--username", "root",
+                         "--password", "long-enough-pw", "--email", "root@example.com")
+    assert created.returncode == 0, created.stderr
+    again = _baremetal("createadmin", "--database-url", url, "--username", "root",
+                       "--password", "long-enough-pw")
+    assert again.returncode == 1 and "already exists" in again.stderr
+    short = _baremetal("createadmin", "--database-url", url, "--username", "x",
+                       "--password", "short")
+    assert short.returncode == 1 and "8 characters" in short.stderr
+
+    first = _baremetal("apikey", "--database-url", url, "--username", "root").stdout.strip()
+    second = _baremetal("apikey", "--database-url", url, "--username", "root",
+                        "--generate").stdout.strip()
+    assert len(first.split(":")) == 3 and first != second
+    listed = _baremetal("apikey", "--database-url", url, "--username", "root", "--list")
+    assert listed.stdout.split() == [first, second]
+    deleted = _baremetal("apikey", "--database-url", url, "--username", "root",
+                         "--delete", first)
+    assert deleted.returncode == 0
+    listed = _baremetal("apikey", "--database-url", url, "--username", "root", "--list")
+    assert listed.stdout.split() == [second]
+    missing = _baremetal("apikey", "--database-url", url, "--username", "nobody")
+    assert missing.returncode == 1 and "no user" in missing.stderr
