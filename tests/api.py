@@ -49,7 +49,7 @@ class Api:
 
 
 def build_api(store: Store) -> Api:
-    app = create_app(store)
+    app = create_app(store, POWER_QUERY_TIMEOUT=0.3)
     with store.write() as conn:
         admin = create_user(conn, "admin", "admin-password", is_superuser=True)
         alice = create_user(conn, "alice", "alice-password")

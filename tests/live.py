@@ -42,7 +42,24 @@ class LiveRegion:
         return self.log_path.read_text(errors="replace")
 
 
-def start_region(directory: Path, database_url: str | None = None) -> LiveRegion:
+def start_bmcs(count: int, username: str = "admin", password: str = "password"):  # type: ignore[no-untyped-def]
+    """A process of virtual BMCs on free loopback ports; returns (process, ports)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "baremetal.sim.bmc", "--base-port", "0", "--count", str(count),
+         "--username", username, "--password", password],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    line = process.stdout.readline()
+    try:
+        return process, json.loads(line)["listening"]
+    except (ValueError, KeyError):
+        process.kill()
+        raise RuntimeError(f"virtual BMCs did not start: {line}{process.stdout.read()}") \
+            from None
+
+
+def start_region(directory: Path, database_url: str | None = None,
+                 command: str = "up") -> LiveRegion:
+    """`baremetal up` (region and an in-process power worker) or `baremetal region`."""
     url = database_url or f"sqlite:///{directory / 'region.db'}"
     port = free_port()
     log_path = directory / "region.log"
@@ -57,7 +74,7 @@ def start_region(directory: Path, database_url: str | None = None) -> LiveRegion
         user_key = create_token(conn, user.id, "tests").api_key
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [str(BAREMETAL), "region", "--database-url", url, "--port", str(port),
+            [str(BAREMETAL), command, "--database-url", url, "--port", str(port),
              "--threads", "8"], stdout=log, stderr=subprocess.STDOUT)
     region = LiveRegion(f"http://127.0.0.1:{port}/MAAS/", store, admin_key, user_key,
                         process, log_path)

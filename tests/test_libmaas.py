@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 
 import pytest
 from maas.client import connect, login
@@ -15,11 +16,19 @@ from baremetal.store.machines import NewBlockDevice, NewInterface, NewMachine
 from baremetal.store.references import create_tag, create_zone
 
 from .conftest import add_ready
-from .live import start_region, stop_region
+from .live import start_bmcs, start_region, stop_region
 
 
 @pytest.fixture(scope="module")
-def region(tmp_path_factory):
+def bmcs():
+    process, ports = start_bmcs(6, password="bmc-secret")
+    yield ports
+    process.kill()
+    process.wait()
+
+
+@pytest.fixture(scope="module")
+def region(tmp_path_factory, bmcs):
     asyncio.set_event_loop(asyncio.new_event_loop())
     region = start_region(tmp_path_factory.mktemp("region"))
     with region.store.write() as conn:
@@ -30,7 +39,8 @@ def region(tmp_path_factory):
         NewMachine(hostname=f"node{n}", cpu_count=2 + n, memory=2048 * (n + 1),
                    zone="z1" if n % 2 else "z2", tags=["gpu"] if n >= 3 else [],
                    power_type="ipmi",
-                   power_parameters={"power_address": "127.0.0.1", "power_pass": "bmc-secret"},
+                   power_parameters={"power_address": f"127.0.0.1:{bmcs[n]}",
+                                     "power_user": "admin", "power_pass": "bmc-secret"},
                    interfaces=[NewInterface(name="eth0", mac_address=f"52:54:00:00:01:{n:02x}")],
                    block_devices=[NewBlockDevice(name="sda", size=(100 + n) * 10**9)])
         for n in range(6)
@@ -101,23 +111,38 @@ def test_allocate_without_match_raises_machine_not_found(client):
         client.machines.allocate(cpus=64)
 
 
-def test_power_on_off_and_query(client):
-    machine = client.machines.list()[0]
+def _ipmitool_power(port: int) -> str:
+    """An independent look at the virtual BMC: Debian's ipmitool over UDP."""
+    done = subprocess.run(["ipmitool", "-I", "lanplus", "-H", "127.0.0.1", "-p", str(port),
+                           "-U", "admin", "-P", "bmc-secret", "chassis", "power", "status"],
+                          capture_output=True, text=True, timeout=30)
+    return done.stdout.strip()
+
+
+def test_power_on_off_and_query_reach_the_bmc(client, bmcs):
+    machine = next(m for m in client.machines.list() if m.hostname == "node0")
     assert machine.power_on(wait=False).system_id == machine.system_id
+    # The query is queued behind the power-on job of the same machine, so it sees its result.
+    assert machine.query_power_state() == ClientPowerState.ON
+    assert _ipmitool_power(bmcs[0]) == "Chassis Power is on"
     assert machine.power_off(wait=False).system_id == machine.system_id
-    assert machine.query_power_state() == ClientPowerState.UNKNOWN
+    assert machine.query_power_state() == ClientPowerState.OFF
+    assert _ipmitool_power(bmcs[0]) == "Chassis Power is off"
+    assert client.machines.get(machine.system_id).power_state == ClientPowerState.OFF
 
 
-def test_watcher_sequence(region):
+def test_watcher_sequence(region, bmcs):
     """OpenStack Watcher's MAAS helper: connect, list (match on fqdn), get, power."""
     maas = connect(region.url, apikey=region.admin_key)
     by_fqdn = {m.fqdn: m for m in maas.machines.list()}
     node = by_fqdn["node1.maas"]
     fetched = maas.machines.get(node.system_id)
-    assert fetched.query_power_state() in set(ClientPowerState)
+    assert fetched.query_power_state() == ClientPowerState.OFF
     fetched.power_on()
+    assert fetched.query_power_state() == ClientPowerState.ON
     fetched.power_off()
-    assert maas.machines.get(node.system_id).hostname == "node1"
+    assert fetched.query_power_state() == ClientPowerState.OFF
+    assert _ipmitool_power(bmcs[1]) == "Chassis Power is off"
 
 
 def test_user_data_arrives_decoded(region, client):

@@ -60,6 +60,14 @@ def build_parser() -> argparse.ArgumentParser:
     _serve(region)
     migrate = commands.add_parser("migrate", help="create or upgrade the database schema")
     _common(migrate)
+    worker = commands.add_parser("power-worker", help="run power jobs and the power poller")
+    _common(worker)
+    worker.add_argument("--name", default=None, help="worker name (default: host:pid)")
+    worker.add_argument("--concurrency", type=int, default=16)
+    worker.add_argument("--lease", type=float, default=30.0,
+                        help="seconds a claimed job is held before another worker may take it")
+    worker.add_argument("--poll-interval", type=float, default=60.0,
+                        help="seconds between power polls (0: no polling)")
     admin = commands.add_parser("createadmin", help="create an administrator")
     _common(admin)
     admin.add_argument("--username", required=True)
@@ -84,13 +92,34 @@ def serve(args: argparse.Namespace) -> int:
     print(f"baremetal region: http://{args.host}:{args.port}/MAAS/ (database: "
           f"{url.split('@')[-1]})", flush=True)
     run_gunicorn(url, host=args.host, port=args.port, workers=args.workers,
-                 threads=args.threads)
+                 threads=args.threads, power_worker=args.command == "up")
+    return 0
+
+
+def power_worker(args: argparse.Namespace) -> int:
+    """Run power jobs and poll power states against the database (a rack does this over
+    HTTP; this is the same worker reading the store directly)."""
+    import socket
+    from datetime import timedelta
+
+    from baremetal.power.worker import PowerWorker, StoreJobSource
+
+    store = open_store(args)
+    name = args.name or f"{socket.gethostname()}:{os.getpid()}"
+    worker = PowerWorker(StoreJobSource(store, name, timedelta(seconds=args.lease)),
+                         concurrency=args.concurrency,
+                         poll_interval=None if args.poll_interval <= 0 else args.poll_interval)
+    print(f"power worker {name} running", flush=True)
+    try:
+        worker.run()
+    except KeyboardInterrupt:
+        worker.stop.set()
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    serving = args.command in ("up", "region")
+    serving = args.command in ("up", "region", "power-worker")
     logging.basicConfig(level=logging.INFO if serving else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
@@ -100,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         open_store(args).dispose()
         print("database is at the latest schema")
         return 0
+    if args.command == "power-worker":
+        return power_worker(args)
     if args.command == "createadmin":
         return accounts.create_admin(open_store(args), args)
     if args.command == "apikey":

@@ -47,12 +47,16 @@ class Call:
         return user
 
 
-def create_app(store: Store) -> Flask:
+def create_app(store: Store, **config: object) -> Flask:
+    """The region. `config` sets Flask config keys, e.g. POWER_QUERY_TIMEOUT (seconds
+    `query_power_state` waits for a power worker, default 30)."""
     from . import handlers  # noqa: F401  (registers every resource)
     from .pages import api_reference
 
     app = Flask("baremetal.region")
     app.extensions["baremetal.store"] = store
+    app.config["POWER_QUERY_TIMEOUT"] = 30.0
+    app.config.update(config)
     for resource in registry.resources:
         app.add_url_rule(resource.flask_rule, endpoint=resource.name,
                          view_func=_dispatcher(resource),

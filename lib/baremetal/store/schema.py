@@ -155,9 +155,14 @@ machines = Table(
     Column("updated", DateTime, nullable=False),
     # Devices (node_type 1) may belong to a machine.
     Column("parent_id", ForeignKey("machines.id", ondelete="CASCADE"), nullable=True),
+    # When the power state was last read from the BMC, and why it could not be, if so.
+    Column("power_state_updated", DateTime, nullable=True),
+    Column("power_error", Text, nullable=True),
     # The user data of the current deployment, as the owner sent it (decoded).
     Column("user_data", LargeBinary, nullable=True),
     Index("ix_machines_node_type_status", "node_type", "status"),
+    # The poller refreshes the stalest power states first.
+    Index("ix_machines_power_state_updated", "power_type", "power_state_updated"),
     # Allocation walks Ready machines cheapest first: this index serves that scan.
     Index("ix_machines_status_cost", "status", "cost", "id"),
 )
@@ -248,4 +253,24 @@ files = Table(
     Column("anon_key", String(64), nullable=False, unique=True),
     Column("created", DateTime, nullable=False),
     UniqueConstraint("owner_id", "filename"),
+)
+
+# Power actions requested through the API, executed by a worker (a rack, or the in-process
+# worker of `baremetal up`). A job is claimed with a lease; a worker that dies lets the
+# lease expire and the job is claimed again. Jobs of one machine run one at a time, in order.
+power_jobs = Table(
+    "power_jobs", metadata, _id(),
+    Column("machine_id", ForeignKey("machines.id", ondelete="CASCADE"), nullable=False),
+    Column("action", String(16), nullable=False),  # on, off, cycle, query
+    Column("status", String(16), nullable=False, default="queued"),  # queued running done failed
+    Column("requested_by", String(150), nullable=True),
+    Column("created", DateTime, nullable=False),
+    Column("worker", String(128), nullable=True),
+    Column("lease_expires", DateTime, nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("result", String(16), nullable=True),
+    Column("error", Text, nullable=True),
+    Column("finished", DateTime, nullable=True),
+    Index("ix_power_jobs_status_id", "status", "id"),
+    Index("ix_power_jobs_machine_id_status", "machine_id", "status"),
 )

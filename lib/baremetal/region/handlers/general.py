@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from baremetal import __version__
+from baremetal.power import describe_power_types
 
 from ..registry import registry
 
@@ -31,3 +32,14 @@ def read_version(call):  # type: ignore[no-untyped-def]
 def read_describe(call):  # type: ignore[no-untyped-def]
     """The API description, generated from the handler registry."""
     return registry.describe(call.base_url)
+
+
+general = registry.resource("GeneralHandler", "/general/",
+                            "Information about what this region supports.")
+
+
+@general.action("GET", "describe_power_types")
+def describe_power_types_action(call):  # type: ignore[no-untyped-def]
+    """Every power type with its settings (fields), generated from the drivers' schemas."""
+    call.viewer  # noqa: B018  (signed-in users only)
+    return describe_power_types()

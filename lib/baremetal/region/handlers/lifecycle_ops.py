@@ -1,9 +1,10 @@
 """What the machine operations do to the store: deploy, release, commission, abort,
 mark broken/fixed, lock, and power requests. Every status change goes through
-`transition_machines` (the lifecycle table) and leaves an event.
+`transition_machines` (the lifecycle table) and leaves an event; every power action is a
+durable power job that a worker runs.
 
-Power and boot services arrive with the power and rack work; until then these operations
-record the request and say so in the machine's status message and its events."""
+Boot services (DHCP, TFTP, images) arrive with the rack work; until then a machine powered
+on to PXE boot has nothing to boot, and the status message says so."""
 
 from __future__ import annotations
 
@@ -16,11 +17,12 @@ from baremetal.models import Machine, NodeStatus
 from baremetal.store import schema as t
 from baremetal.store.catalog import record_event
 from baremetal.store.machines import transition_machines, update_machine
+from baremetal.store.power import enqueue_power_job
 
 from ..errors import BadRequest, Conflict, Forbidden, ServiceUnavailable
 
 S = NodeStatus
-NOT_WIRED = "power and boot services are not wired up yet, so nothing was sent to the machine"
+NO_BOOT = "powering on to PXE boot; boot services are not available yet"
 RELEASABLE = {S.ALLOCATED, S.RESERVED, S.BROKEN, S.DEPLOYING, S.DEPLOYED,
               S.FAILED_DEPLOYMENT, S.FAILED_DISK_ERASING, S.FAILED_RELEASING}
 ABORT_TO = {S.COMMISSIONING: S.NEW, S.DEPLOYING: S.ALLOCATED, S.TESTING: S.READY,
@@ -87,7 +89,8 @@ def deploy(call, conn: Connection, machine: Machine) -> None:  # type: ignore[no
     else:
         require_owner_or_admin(call, machine, "deploy")
     transition_machines(conn, [machine.id], S.DEPLOYING, username=user.username,
-                        comment=comment, message=f"Deploy requested: {NOT_WIRED}.")
+                        comment=comment, message=f"Deploying: {NO_BOOT}.")
+    _power_job(conn, machine, "on", user.username)
     update_machine(conn, machine.id, osystem=osystem, distro_series=series,
                    hwe_kernel=p.get("hwe_kernel") or None, user_data=user_data)
 
@@ -105,7 +108,7 @@ def release(call, conn: Connection, machine: Machine) -> None:  # type: ignore[n
     username = call.viewer.username
     comment = p.get("comment") or ""
     transition_machines(conn, [machine.id], S.RELEASING, username=username, comment=comment)
-    record_event(conn, machine.id, "Power off requested", f"On release: {NOT_WIRED}.", username)
+    _power_job(conn, machine, "off", username)
     transition_machines(conn, [machine.id], S.READY, username=username, comment=comment,
                         values={"owner_id": None, "agent_name": "", "owner_data": {},
                                 "osystem": "", "distro_series": "", "hwe_kernel": None,
@@ -129,8 +132,8 @@ def commission(call, conn: Connection, machine: Machine) -> None:  # type: ignor
                               S.FAILED_TESTING, S.MISSING):
         raise _wrong_state("commission", machine)
     transition_machines(conn, [machine.id], S.COMMISSIONING, username=call.viewer.username,
-                        comment=p.get("comment") or "",
-                        message=f"Commissioning requested: {NOT_WIRED}.")
+                        comment=p.get("comment") or "", message=f"Commissioning: {NO_BOOT}.")
+    _power_job(conn, machine, "on", call.viewer.username)
 
 
 def abort(call, conn: Connection, machine: Machine) -> None:  # type: ignore[no-untyped-def]
@@ -175,5 +178,16 @@ def request_power(call, conn: Connection, machine: Machine, state: str) -> None:
         if stop_mode not in ("soft", "hard"):
             raise BadRequest("stop_mode: must be 'soft' or 'hard'.")
     decode_user_data(call.params.get("user_data"))
-    record_event(conn, machine.id, f"Power {state} requested", f"{NOT_WIRED}.",
-                 call.viewer.username)
+    if not machine.power_type:
+        raise ServiceUnavailable("This machine has no power type: set power_type and "
+                                 "power_parameters first.")
+    _power_job(conn, machine, state, call.viewer.username)
+
+
+def _power_job(conn: Connection, machine: Machine, action: str, username: str) -> None:
+    """Queue the action for a power worker, and say so in the machine's events."""
+    if not machine.power_type:
+        return
+    enqueue_power_job(conn, machine.id, action, username)
+    record_event(conn, machine.id, f"Power {action} requested",
+                 "Queued for the power worker.", username)

@@ -3,18 +3,27 @@
 from __future__ import annotations
 
 import struct
+import time
 
-from flask import Response
+from flask import Response, current_app
+from sqlalchemy import select
 
+from baremetal.power import driver_class
 from baremetal.store import schema as t
 from baremetal.store.machines import delete_machine, update_machine
+from baremetal.store.power import enqueue_power_job, get_power_job
 from baremetal.store.references import ids_by_name
 
-from ..errors import BadRequest
+from ..errors import BadRequest, ServiceUnavailable
 from ..registry import registry
 from ..render import Renderer
 from . import lifecycle_ops as ops
-from .machines import MachineForm, power_parameters, visible_machine
+from .machines import (
+    MachineForm,
+    power_parameters,
+    validated_power_parameters,
+    visible_machine,
+)
 
 machine = registry.resource("MachineHandler", "/machines/{system_id}/", "Manage one machine.")
 
@@ -64,8 +73,12 @@ def update_machine_action(call, system_id):  # type: ignore[no-untyped-def]
                 raise BadRequest(f"pool: No such pool: '{given['pool']}'.")
             values["pool_id"] = pools[given["pool"]]
         parameters = power_parameters(p)
-        if parameters:
-            values["power_parameters"] = parameters
+        if parameters or "power_type" in given:
+            current = conn.execute(select(t.machines.c.power_parameters).where(
+                t.machines.c.id == found.id)).scalar_one() or {}
+            power_type = given.get("power_type", found.power_type)
+            merged = {**current, **parameters} if power_type == found.power_type else parameters
+            values["power_parameters"] = validated_power_parameters(power_type, merged)
         if values:
             update_machine(conn, found.id, **values)
     return _render(call, system_id)
@@ -104,9 +117,27 @@ _operation("power_off", "Power the machine off: stop_mode (soft or hard), commen
 
 @machine.action("GET", "query_power_state")
 def query_power_state(call, system_id):  # type: ignore[no-untyped-def]
-    """The machine's last known power state: {"state": on|off|unknown|error}."""
-    with call.store.read() as conn:
-        return {"state": visible_machine(call, conn, system_id).power_state.value}
+    """Ask the BMC now and wait (bounded) for the answer: {"state": on|off|unknown|error}."""
+    with call.store.write() as conn:
+        found = visible_machine(call, conn, system_id)
+        if not found.power_type:
+            raise ServiceUnavailable("This machine has no power type: set power_type and "
+                                     "power_parameters first.")
+        if not driver_class(found.power_type).queryable:
+            return {"state": found.power_state.value}
+        job_id = enqueue_power_job(conn, found.id, "query", call.viewer.username)
+    timeout = current_app.config.get("POWER_QUERY_TIMEOUT", 30.0)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with call.store.read() as conn:
+            job = get_power_job(conn, job_id)
+        if job.status == "done":
+            return {"state": job.result}
+        if job.status == "failed":
+            raise ServiceUnavailable(f"Failed to query the power state: {job.error}")
+        time.sleep(0.05)
+    raise ServiceUnavailable(f"No power worker answered within {timeout:.0f}s "
+                             "(is a rack controller running?).")
 
 
 @machine.action("POST", "set_owner_data")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 from sqlalchemy import select
 
 from baremetal.constraints import parse_allocation
 from baremetal.models import Machine, NodeStatus
+from baremetal.power import DRIVERS, parse_settings
+from baremetal.power.registry import validation_messages
 from baremetal.store import schema as t
 from baremetal.store.allocation import KNOWN_ARCHITECTURES, allocate_machine
 from baremetal.store.listing import MachineFilter, machine_ids
@@ -23,7 +25,7 @@ from .lifecycle_ops import release_machines
 
 machines = registry.resource("MachinesHandler", "/machines/", "Manage the machines.")
 
-POWER_TYPES = ("", "manual", "ipmi", "redfish", "webhook")
+POWER_TYPES = ("", *DRIVERS)
 _MAC = re.compile(r"^([0-9a-f]{2}[:-]){5}[0-9a-f]{2}$", re.IGNORECASE)
 _HOSTNAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$", re.IGNORECASE)
 
@@ -66,6 +68,20 @@ def read_machines(call):  # type: ignore[no-untyped-def]
 def power_parameters(params) -> dict[str, str]:  # type: ignore[no-untyped-def]
     return {key.removeprefix("power_parameters_"): params.get(key)
             for key in params if key.startswith("power_parameters_")}
+
+
+def validated_power_parameters(power_type: str, parameters: dict[str, str]) -> dict[str, str]:
+    """The parameters as given, once the driver's settings schema accepts them (400 naming
+    the field otherwise). Stored as strings, as MAAS keeps them."""
+    if not power_type:
+        if parameters:
+            raise BadRequest("power_parameters: set a power_type to give power parameters.")
+        return {}
+    try:
+        parse_settings(power_type, parameters)
+    except ValidationError as error:
+        raise BadRequest(validation_messages(error)) from None
+    return {k: v for k, v in parameters.items() if v is not None}
 
 
 class MachineForm(BaseModel):
@@ -137,7 +153,8 @@ def create_machine(call):  # type: ignore[no-untyped-def]
         [system_id] = create_machines(conn, [NewMachine(
             hostname=form.hostname, architecture=form.architecture, cpu_count=form.cpu_count,
             memory=form.memory, zone=form.zone, pool=form.pool, description=form.description,
-            power_type=form.power_type, power_parameters=power_parameters(p),
+            power_type=form.power_type,
+            power_parameters=validated_power_parameters(form.power_type, power_parameters(p)),
             interfaces=[NewInterface(name=f"eth{n}", mac_address=mac)
                         for n, mac in enumerate(form.mac_addresses)],
         )], username=call.viewer.username)

@@ -1,0 +1,1 @@
+"""Simulated hardware for the demo and tests: virtual BMCs speaking real IPMI."""
