@@ -31,12 +31,16 @@ class RedfishDriver(PowerDriver):
     name = "redfish"
     description = "Redfish"
     settings = RedfishSettings
+    # Redfish services apply resets asynchronously; servers take many seconds to change.
+    settle_seconds = 30.0
 
     def _system(self, s: RedfishSettings):  # type: ignore[no-untyped-def]
         try:
+            # Retries are the runner's job (with its backoff): sushy's own (10 x 3 s by
+            # default) would multiply them.
             root = sushy.Sushy(f"{s.power_address.rstrip('/')}/redfish/v1",
                                username=s.power_user, password=s.secret("power_pass"),
-                               verify=s.power_verify_ssl)
+                               verify=s.power_verify_ssl, server_side_retries=0)
             if s.node_id:
                 return root.get_system(f"/redfish/v1/Systems/{s.node_id}")
             members = root.get_system_collection().get_members()

@@ -96,12 +96,19 @@ class PowerWorker:
         self.pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="power-job")
         self.running: dict[int, Future] = {}
         self.stop = threading.Event()
+        lease = getattr(source, "lease", timedelta(seconds=30))
+        self.renew_interval = lease.total_seconds() / 3
         self._last_poll = 0.0
         self._last_renew = time.monotonic()
 
     def run_once(self) -> int:
         """Claim what fits in the free slots and start it; returns how many started."""
         self.running = {job_id: f for job_id, f in self.running.items() if not f.done()}
+        # Leases are renewed three times per lease: a long action never lets its lease
+        # lapse, so no other worker (nor this one) claims it meanwhile.
+        if self.running and time.monotonic() - self._last_renew > self.renew_interval:
+            self.source.renew(list(self.running))
+            self._last_renew = time.monotonic()
         free = self.concurrency - len(self.running)
         if free <= 0:
             return 0
@@ -133,9 +140,6 @@ class PowerWorker:
             try:
                 started = self.run_once()
                 now = time.monotonic()
-                if self.running and now - self._last_renew > 5:
-                    self.source.renew(list(self.running))
-                    self._last_renew = now
                 if self.poll_interval is not None and now - self._last_poll >= self.poll_interval:
                     self._last_poll = now
                     self.poll_once()

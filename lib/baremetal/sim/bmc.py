@@ -26,6 +26,7 @@ from pyghmi.ipmi.private import constants, serversession
 from pyghmi.ipmi.private import session as ipmi_session
 
 log = logging.getLogger(__name__)
+_RETIRED: list = []  # sockets of closed BMCs, kept open (see VirtualBmc.close)
 
 SHA1 = 1
 MAX_USERS = 16
@@ -222,6 +223,22 @@ class VirtualBmc(pyghmi_bmc.Bmc):
     def _get_channel_info(self, data, session):  # type: ignore[no-untyped-def]
         # Channel 1: 802.3 LAN, IPMB-1.0 protocol, multi-session, IPMI vendor id.
         return session.send_ipmi_response(data=[1, 4, 1, 0x80, 0xF2, 0x1B, 0x00, 0, 0])
+
+    def close(self) -> None:
+        """Stop answering: unregister from pyghmi's packet routing. The socket stays open
+        and in pyghmi's I/O loop: its I/O thread may be inside select() on it (a descriptor
+        closed under it kills the thread, and with it every BMC of the process), and the
+        first socket of the loop is how pyghmi wakes that thread when sockets are added.
+        Packets to a retired socket are dropped; it closes when the process ends."""
+        handlers = ipmi_session.Session.bmc_handlers
+        handlers.pop(self.serversocket, None)
+        for client, per_port in list(handlers.items()):
+            if isinstance(per_port, dict) and per_port.get(self.port) is not None \
+                    and getattr(per_port[self.port], "bmc", None) is self:
+                del per_port[self.port]
+                if not per_port:
+                    handlers.pop(client, None)
+        _RETIRED.append(self.serversocket)
 
     def state(self) -> dict[str, object]:
         return {"port": self.port, "power": self.power, "boot_device": self.boot_device,
