@@ -7,6 +7,7 @@ import json
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from dataclasses import dataclass
@@ -42,19 +43,30 @@ class LiveRegion:
         return self.log_path.read_text(errors="replace")
 
 
-def start_bmcs(count: int, username: str = "admin", password: str = "password"):  # type: ignore[no-untyped-def]
-    """A process of virtual BMCs on free loopback ports; returns (process, ports)."""
+def start_bmcs(count: int, username: str = "admin", password: str = "password",
+               log: list[str] | None = None):  # type: ignore[no-untyped-def]
+    """A process of virtual BMCs on free loopback ports; returns (process, ports). Its
+    output is drained into `log` (a pipe left unread fills up and blocks the BMCs)."""
     process = subprocess.Popen(
         [sys.executable, "-m", "baremetal.sim.bmc", "--base-port", "0", "--count", str(count),
          "--username", username, "--password", password],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     line = process.stdout.readline()
     try:
-        return process, json.loads(line)["listening"]
+        ports = json.loads(line)["listening"]
     except (ValueError, KeyError):
         process.kill()
         raise RuntimeError(f"virtual BMCs did not start: {line}{process.stdout.read()}") \
             from None
+    sink = log if log is not None else []
+
+    def drain() -> None:
+        for output in process.stdout:
+            if len(sink) < 10_000:
+                sink.append(output)
+
+    threading.Thread(target=drain, daemon=True).start()
+    return process, ports
 
 
 def start_region(directory: Path, database_url: str | None = None,

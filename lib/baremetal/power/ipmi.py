@@ -17,6 +17,7 @@ import contextlib
 import multiprocessing
 import os
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Literal
@@ -85,7 +86,8 @@ def split_address(address: str) -> tuple[str, int]:
 
 
 _PRIVILEGES = {"USER": 2, "OPERATOR": 3, "ADMIN": 4}
-PROCESSES = int(os.environ.get("BAREMETAL_IPMI_PROCESSES", "32"))
+# As many conversations at once as the poller asks for (see power/worker.py).
+PROCESSES = int(os.environ.get("BAREMETAL_IPMI_PROCESSES", "64"))
 
 
 class IpmiDriver(PowerDriver):
@@ -130,8 +132,9 @@ class IpmiProcessPool:
                 # imported pyghmi: starting one takes milliseconds, and inherits no lock.
                 context = multiprocessing.get_context("forkserver")
                 context.set_forkserver_preload(["baremetal.power.ipmi"])
-                self._executor = ProcessPoolExecutor(max_workers=self.size,
-                                                     mp_context=context)
+                self._executor = ProcessPoolExecutor(
+                    max_workers=self.size, mp_context=context,
+                    initializer=_exit_with_owner, initargs=(os.getpid(),))
             return self._executor
 
     def run(self, settings: dict, operation: str):  # type: ignore[no-untyped-def]
@@ -150,6 +153,22 @@ class IpmiProcessPool:
 
 
 POOL = IpmiProcessPool(PROCESSES)
+
+
+def _exit_with_owner(owner: int) -> None:
+    """In a pool process: leave when the process that owns the pool is gone. Its death
+    (SIGKILL, SIGTERM) does not reach processes forked by the forkserver, which would
+    otherwise wait for work forever. The watcher never touches pyghmi."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(1)
+            try:
+                os.kill(owner, 0)
+            except ProcessLookupError:
+                os._exit(0)
+
+    threading.Thread(target=watch, name="owner-watch", daemon=True).start()
 
 
 def converse(settings: dict, operation: str):  # type: ignore[no-untyped-def]

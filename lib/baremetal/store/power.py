@@ -143,6 +143,7 @@ class PollTarget:
     system_id: str
     power_type: str
     power_parameters: dict[str, Any]
+    failed_last_time: bool = False
 
 
 def machines_to_poll(store: Store, power_types: tuple[str, ...], limit: int) -> list[PollTarget]:
@@ -150,12 +151,13 @@ def machines_to_poll(store: Store, power_types: tuple[str, ...], limit: int) -> 
     m = t.machines
     with store.read() as conn:
         rows = conn.execute(
-            select(m.c.id, m.c.system_id, m.c.power_type, m.c.power_parameters)
+            select(m.c.id, m.c.system_id, m.c.power_type, m.c.power_parameters,
+                   m.c.power_error)
             .where(m.c.power_type.in_(power_types))
             .order_by(m.c.power_state_updated.is_not(None), m.c.power_state_updated, m.c.id)
             .limit(limit)).all()
-    return [PollTarget(r.id, r.system_id, r.power_type, dict(r.power_parameters or {}))
-            for r in rows]
+    return [PollTarget(r.id, r.system_id, r.power_type, dict(r.power_parameters or {}),
+                       r.power_error is not None) for r in rows]
 
 
 def record_power_states(store: Store,
