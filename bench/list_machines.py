@@ -29,7 +29,7 @@ from baremetal.store import Store  # noqa: E402
 from baremetal.store.accounts import create_token  # noqa: E402
 from bench.allocate import populate  # noqa: E402
 from tests.api import oauth_header  # noqa: E402
-from tests.live import BAREMETAL, free_port  # noqa: E402
+from tests.live import BAREMETAL, free_port, wait_for_http  # noqa: E402
 
 
 def timed_get(url: str, key: str) -> tuple[float, bytes]:
@@ -78,15 +78,7 @@ def main() -> None:
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             api = f"http://127.0.0.1:{port}/MAAS/api/2.0/"
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    urllib.request.urlopen(api + "version/", timeout=2).read()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.2)
+            wait_for_http(api + "version/", process)
             timed_get(api + "machines/", key)  # warm-up
             request_times = []
             for _ in range(args.repeat):

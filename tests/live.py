@@ -43,6 +43,20 @@ class LiveRegion:
         return self.log_path.read_text(errors="replace")
 
 
+def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 60) -> None:
+    """Until `url` answers; fails at once if `process`, which should serve it, has exited."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                response.read()
+            return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{url} did not answer") from None
+            time.sleep(0.2)
+
+
 def start_bmcs(count: int, username: str = "admin", password: str = "password",
                log: list[str] | None = None):  # type: ignore[no-untyped-def]
     """A process of virtual BMCs on free loopback ports; returns (process, ports). Its
@@ -90,17 +104,12 @@ def start_region(directory: Path, database_url: str | None = None,
              "--threads", "8"], stdout=log, stderr=subprocess.STDOUT)
     region = LiveRegion(f"http://127.0.0.1:{port}/MAAS/", store, admin_key, user_key,
                         process, log_path)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(region.api + "version/", timeout=2) as response:
-                json.load(response)
-            return region
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                stop_region(region)
-                raise RuntimeError("the region did not start:\n" + region.log()) from None
-            time.sleep(0.2)
+    try:
+        wait_for_http(region.api + "version/", process)
+    except RuntimeError:
+        stop_region(region)
+        raise RuntimeError("the region did not start:\n" + region.log()) from None
+    return region
 
 
 def stop_region(region: LiveRegion) -> None:

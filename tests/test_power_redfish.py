@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from baremetal.power import PowerRetryableError, parse_settings, perform
 from baremetal.power.redfish import RedfishDriver
 from baremetal.power.runner import RetryPolicy
 
-from .live import free_port
+from .live import free_port, wait_for_http
 
 EMULATOR = Path(sys.executable).with_name("sushy-emulator")
 
@@ -28,16 +27,11 @@ def emulator(tmp_path_factory):
     process = subprocess.Popen([str(EMULATOR), "--fake", "-i", "127.0.0.1", "-p", str(port)],
                                stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(url + "/redfish/v1/Systems", timeout=2).read()
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                raise RuntimeError("sushy-emulator did not start") from None
-            time.sleep(0.2)
+    try:
+        wait_for_http(url + "/redfish/v1/Systems", process)
+    except RuntimeError:
+        process.kill()
+        raise
     yield url
     process.terminate()
     process.wait(timeout=30)

@@ -18,7 +18,7 @@ from baremetal.store.allocation import NoMatch
 from baremetal.store.machines import ConcurrentChange, MachineNotFound
 
 from .auth import request_user
-from .errors import ApiError, BadRequest, Conflict, Forbidden, NotFound, Unauthorized
+from .errors import ApiError, BadRequest, Forbidden, Unauthorized
 from .params import Params, parse_request
 from .registry import Resource, registry
 
@@ -157,4 +157,4 @@ def _text(message: str, status: int) -> Response:
     return Response(message, status=status, mimetype="text/plain")
 
 
-__all__ = ["Call", "Conflict", "NotFound", "create_app"]
+__all__ = ["Call", "create_app"]

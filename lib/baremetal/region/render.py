@@ -6,6 +6,7 @@ per response and reused, which keeps listing thousands of machines cheap.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from baremetal.models import (
@@ -61,58 +62,41 @@ class Renderer:
     """Renders one response; VLANs and subnets shared by many machines are built once."""
 
     def __init__(self) -> None:
-        self._vlans: dict[int, JSON] = {}
-        self._subnets: dict[int, JSON] = {}
-        self._zones: dict[int, JSON] = {}
-        self._pools: dict[int, JSON] = {}
-        self._domains: dict[int, JSON] = {}
+        self._built: dict[tuple[str, int], JSON] = {}
+
+    def _once(self, kind: str, key: int, build: Callable[[], JSON]) -> JSON:
+        found = self._built.get((kind, key))
+        if found is None:
+            found = self._built[(kind, key)] = build()
+        return found
 
     def zone(self, zone: Zone) -> JSON:
-        found = self._zones.get(zone.id)
-        if found is None:
-            found = self._zones[zone.id] = zone_json(zone)
-        return found
+        return self._once("zone", zone.id, lambda: zone_json(zone))
 
     def pool(self, pool: ResourcePool | None) -> JSON | None:
-        if pool is None:
-            return None
-        found = self._pools.get(pool.id)
-        if found is None:
-            found = self._pools[pool.id] = pool_json(pool)
-        return found
+        return None if pool is None else self._once("pool", pool.id, lambda: pool_json(pool))
 
     def domain(self, domain: Domain) -> JSON:
-        found = self._domains.get(domain.id)
-        if found is None:
-            found = self._domains[domain.id] = domain_json(domain)
-        return found
+        return self._once("domain", domain.id, lambda: domain_json(domain))
 
     def vlan(self, vlan: VLAN) -> JSON:
-        found = self._vlans.get(vlan.id)
-        if found is None:
-            found = self._vlans[vlan.id] = {
-                "id": vlan.id, "resource_uri": f"{API_ROOT}/vlans/{vlan.id}/",
-                "fabric": vlan.fabric, "fabric_id": vlan.fabric_id, "vid": vlan.vid,
-                "mtu": vlan.mtu, "dhcp_on": vlan.dhcp_on,
-                "name": vlan.name or ("untagged" if vlan.vid == 0 else str(vlan.vid)),
-                "primary_rack": vlan.primary_rack, "secondary_rack": vlan.secondary_rack,
-                "space": vlan.space or "undefined", "external_dhcp": None,
-                "relay_vlan": None,
-            }
-        return found
+        return self._once("vlan", vlan.id, lambda: {
+            "id": vlan.id, "resource_uri": f"{API_ROOT}/vlans/{vlan.id}/",
+            "fabric": vlan.fabric, "fabric_id": vlan.fabric_id, "vid": vlan.vid,
+            "mtu": vlan.mtu, "dhcp_on": vlan.dhcp_on,
+            "name": vlan.name or ("untagged" if vlan.vid == 0 else str(vlan.vid)),
+            "primary_rack": vlan.primary_rack, "secondary_rack": vlan.secondary_rack,
+            "space": vlan.space or "undefined", "external_dhcp": None, "relay_vlan": None,
+        })
 
     def subnet(self, subnet: Subnet) -> JSON:
-        found = self._subnets.get(subnet.id)
-        if found is None:
-            found = self._subnets[subnet.id] = {
-                "id": subnet.id, "resource_uri": f"{API_ROOT}/subnets/{subnet.id}/",
-                "name": subnet.name, "cidr": subnet.cidr, "vlan": self.vlan(subnet.vlan),
-                "space": subnet.space or "undefined", "gateway_ip": subnet.gateway_ip,
-                "dns_servers": list(subnet.dns_servers), "rdns_mode": 2,
-                "allow_proxy": True, "allow_dns": True, "active_discovery": False,
-                "managed": True, "description": "",
-            }
-        return found
+        return self._once("subnet", subnet.id, lambda: {
+            "id": subnet.id, "resource_uri": f"{API_ROOT}/subnets/{subnet.id}/",
+            "name": subnet.name, "cidr": subnet.cidr, "vlan": self.vlan(subnet.vlan),
+            "space": subnet.space or "undefined", "gateway_ip": subnet.gateway_ip,
+            "dns_servers": list(subnet.dns_servers), "rdns_mode": 2, "allow_proxy": True,
+            "allow_dns": True, "active_discovery": False, "managed": True, "description": "",
+        })
 
     def link(self, link: Link) -> JSON:
         data: JSON = {"id": link.id, "mode": link.mode}

@@ -14,7 +14,7 @@ from baremetal.store.machines import delete_machine, update_machine
 from baremetal.store.power import enqueue_power_job, get_power_job
 from baremetal.store.references import ids_by_name
 
-from ..errors import BadRequest, ServiceUnavailable
+from ..errors import BadRequest, Conflict, ServiceUnavailable
 from ..registry import registry
 from ..render import Renderer
 from . import lifecycle_ops as ops
@@ -90,7 +90,7 @@ def delete_machine_action(call, system_id):  # type: ignore[no-untyped-def]
     with call.store.write() as conn:
         found = visible_machine(call, conn, system_id)
         if found.locked:
-            raise ops.Conflict("Can't delete a machine that is locked: unlock it first.")
+            raise Conflict("Can't delete a machine that is locked: unlock it first.")
         delete_machine(conn, found.id)
     return Response(status=204)
 
