@@ -1,0 +1,87 @@
+"""One function from (a machine or an unknown MAC, its status, its architecture, how it
+boots) to what it boots: enlist, commission, test, deploy, rescue, local disk, power off."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from baremetal.models import NodeStatus as S
+
+
+class Purpose(StrEnum):
+    ENLIST = "enlist"
+    COMMISSION = "commission"
+    TEST = "test"
+    DEPLOY = "deploy"
+    RESCUE = "rescue"
+    ERASE = "erase"
+    LOCAL = "local"  # boot from the machine's own disk
+    POWEROFF = "poweroff"  # boot the ephemeral image only to power the machine off
+
+
+@dataclass(frozen=True)
+class BootTarget:
+    """What the rack knows about the booting machine; None fields for an unknown MAC."""
+
+    mac: str
+    architecture: str = "amd64/generic"
+    status: S | None = None  # None: nobody knows this MAC
+    system_id: str | None = None
+    netboot: bool = True
+    token: str | None = None  # the machine's own metadata token, never a user's API key
+    install_to_disk: bool = False
+
+
+@dataclass(frozen=True)
+class BootDecision:
+    purpose: Purpose
+    kernel: str | None = None  # URL
+    initrd: str | None = None  # URL
+    cmdline: str = ""
+
+
+_BY_STATUS: dict[S, Purpose] = {
+    S.COMMISSIONING: Purpose.COMMISSION,
+    S.TESTING: Purpose.TEST,
+    S.DEPLOYING: Purpose.DEPLOY,
+    S.DISK_ERASING: Purpose.ERASE,
+    S.ENTERING_RESCUE_MODE: Purpose.RESCUE,
+    S.RESCUE_MODE: Purpose.RESCUE,
+}
+
+
+def purpose_for(target: BootTarget) -> Purpose:
+    if target.status is None:
+        return Purpose.ENLIST
+    found = _BY_STATUS.get(target.status)
+    if found is not None:
+        return found
+    if target.status is S.DEPLOYED:
+        # Deployed to disk: boot the disk. Deployed ephemerally: the image is the system.
+        return Purpose.LOCAL if target.install_to_disk or not target.netboot else Purpose.DEPLOY
+    return Purpose.POWEROFF if target.netboot else Purpose.LOCAL
+
+
+def decide(target: BootTarget, *, http_base: str, metadata_url: str,
+           enlistment_token: str | None = None, console: str = "ttyS0,115200") -> BootDecision:
+    """The decision and, unless booting the local disk, the kernel, initrd and command line.
+
+    The command line carries the metadata URL and the machine's own token (or, for an
+    unknown machine, the enlistment token), and the MAC it booted from (BOOTIF).
+    """
+    purpose = purpose_for(target)
+    if purpose is Purpose.LOCAL:
+        return BootDecision(purpose)
+    arch = target.architecture.split("/", 1)[0] or "amd64"
+    image = f"{http_base.rstrip('/')}/images/{arch}/ephemeral"
+    token = enlistment_token if purpose is Purpose.ENLIST else target.token
+    parts = [
+        "ip=dhcp", f"BOOTIF=01-{target.mac.replace(':', '-').lower()}",
+        f"console={console}", f"baremetal.url={metadata_url}", f"baremetal.purpose={purpose}",
+    ]
+    if target.system_id:
+        parts.append(f"baremetal.system_id={target.system_id}")
+    if token:
+        parts.append(f"baremetal.token={token}")
+    return BootDecision(purpose, f"{image}/vmlinuz", f"{image}/initrd", " ".join(parts))

@@ -1,0 +1,1 @@
+"""The rack controller: boot services next to the machines."""
