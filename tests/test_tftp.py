@@ -126,3 +126,9 @@ def test_twenty_concurrent_clients(tftp, tmp_path):
         assert all(pool.map(fetch, range(20)))
     # And the server still answers afterwards.
     assert tftp_hpa(port, "ldlinux.c32", tmp_path / "after").returncode == 0
+
+
+def test_the_ipxe_chain_script(tftp, tmp_path):
+    _, port = tftp
+    assert tftp_hpa(port, "ipxe/boot.ipxe", tmp_path / "chain").returncode == 0
+    assert "chain ipxe/mac-${net0/mac:hexhyp}.ipxe" in (tmp_path / "chain").read_text()

@@ -38,6 +38,10 @@ BOOTLOADERS: dict[str, str] = {
 _MAC = r"[0-9a-f]{2}(?:[:-][0-9a-f]{2}){5}"
 _PXELINUX = re.compile(rf"^pxelinux\.cfg/(?:01-(?P<mac>{_MAC})|(?P<default>default))$", re.I)
 _GRUB = re.compile(rf"^grub/grub\.cfg(?:-(?:01-)?(?P<mac>{_MAC}))?$", re.I)
+# DHCP hands iPXE this script, which chains to the machine's own by its MAC.
+IPXE_CHAIN = "ipxe/boot.ipxe"
+IPXE_CHAIN_SCRIPT = ("#!ipxe\nchain ipxe/mac-${net0/mac:hexhyp}.ipxe || "
+                     "chain ipxe/default.ipxe\n")
 _IPXE = re.compile(rf"^ipxe/(?:mac-)?(?P<mac>{_MAC})\.ipxe$|^ipxe/(?P<default>default)\.ipxe$",
                    re.I)
 
@@ -68,6 +72,8 @@ class BootFiles:
         name = self._safe_name(requested)
         if name is None:
             return None
+        if name == IPXE_CHAIN:
+            return _temporary(IPXE_CHAIN_SCRIPT.encode())
         for pattern, loader in ((_PXELINUX, "pxelinux"), (_GRUB, "grub"), (_IPXE, "ipxe")):
             found = pattern.match(name)
             if found:
