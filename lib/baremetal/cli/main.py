@@ -68,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="seconds a claimed job is held before another worker may take it")
     worker.add_argument("--poll-interval", type=float, default=60.0,
                         help="seconds between power polls (0: no polling)")
+    secret = commands.add_parser("rack-secret", help="print the secret racks register with")
+    _common(secret)
     admin = commands.add_parser("createadmin", help="create an administrator")
     _common(admin)
     admin.add_argument("--username", required=True)
@@ -131,6 +133,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "power-worker":
         return power_worker(args)
+    if args.command == "rack-secret":
+        from baremetal.store.racks import rack_secret
+
+        with open_store(args).write() as conn:
+            print(rack_secret(conn))
+        return 0
     if args.command == "createadmin":
         return accounts.create_admin(open_store(args), args)
     if args.command == "apikey":

@@ -65,6 +65,9 @@ def create_app(store: Store, **config: object) -> Flask:
                      view_func=_authenticate, methods=["POST"])
     app.add_url_rule("/MAAS/api/2.0/", endpoint="api_reference",
                      view_func=api_reference, methods=["GET"])
+    from .rackapi import rack_api
+
+    app.register_blueprint(rack_api)
     app.register_error_handler(Exception, _error_response)
     return app
 

@@ -274,3 +274,23 @@ power_jobs = Table(
     Index("ix_power_jobs_status_id", "status", "id"),
     Index("ix_power_jobs_machine_id_status", "machine_id", "status"),
 )
+
+# Region-wide settings created once (the rack shared secret, the enlistment token).
+settings = Table(
+    "settings", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+# Rack controllers registered with the region, and when each last said it was alive.
+rack_controllers = Table(
+    "rack_controllers", metadata, _id(),
+    Column("system_id", String(41), nullable=False, unique=True),
+    Column("name", String(255), nullable=False, unique=True),
+    Column("hostname", String(255), nullable=False),
+    Column("version", String(64), nullable=False, default=""),
+    Column("interfaces", JSON, nullable=False, default=list),
+    Column("subnets", JSON, nullable=False, default=list),
+    Column("registered", DateTime, nullable=False),
+    Column("last_heartbeat", DateTime, nullable=False),
+)

@@ -7,6 +7,7 @@ import ipaddress
 
 from sqlalchemy.exc import IntegrityError
 
+from baremetal.store import utcnow
 from baremetal.store.catalog import (
     list_domains,
     list_fabrics,
@@ -14,6 +15,7 @@ from baremetal.store.catalog import (
     list_subnets,
     list_vlans,
 )
+from baremetal.store.racks import list_racks
 from baremetal.store.references import create_subnet, network_index
 
 from ..errors import BadRequest, NotFound
@@ -168,5 +170,18 @@ def read_boot_resources(call):  # type: ignore[no-untyped-def]
 
 @rack_controllers.action("GET")
 def read_rack_controllers(call):  # type: ignore[no-untyped-def]
-    """Rack controllers (none register until the rack agent exists)."""
-    return []
+    """The registered rack controllers, with their last heartbeat and whether they are up
+    (a rack that misses three heartbeats is down)."""
+    now = utcnow()
+    with call.store.read() as conn:
+        racks = list_racks(conn)
+    return [{
+        "system_id": rack.system_id, "hostname": rack.hostname, "name": rack.name,
+        "fqdn": rack.hostname, "node_type": 2, "node_type_name": "Rack controller",
+        "version": rack.version, "subnets": rack.subnets,
+        "interface_set": [{"name": i.get("name"), "mac_address": i.get("mac_address"),
+                           "addresses": i.get("addresses", [])} for i in rack.interfaces],
+        "last_heartbeat": rack.last_heartbeat.isoformat(timespec="seconds") + "Z",
+        "status": "up" if rack.is_up(now) else "down",
+        "resource_uri": f"{API_ROOT}/rackcontrollers/{rack.system_id}/",
+    } for rack in racks]

@@ -1,0 +1,72 @@
+"""The rack <-> region protocol: HTTP+JSON under /MAAS/rack/v1/, authenticated by the
+shared secret (`Authorization: Bearer <secret>`); anything else is 401."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from pydantic import BaseModel, Field
+
+from baremetal import __version__
+from baremetal.store.racks import HEARTBEAT_INTERVAL, heartbeat, register_rack, secret_matches
+
+from .errors import NotFound, Unauthorized
+
+rack_api = Blueprint("rack_api", __name__, url_prefix="/MAAS/rack/v1")
+
+
+class RackInterface(BaseModel):
+    name: str = Field(max_length=64)
+    mac_address: str | None = Field(default=None, max_length=17)
+    addresses: list[str] = Field(default_factory=list, max_length=64)
+
+
+class Registration(BaseModel):
+    name: str = Field(min_length=1, max_length=255)
+    hostname: str = Field(min_length=1, max_length=255)
+    version: str = Field(default="", max_length=64)
+    interfaces: list[RackInterface] = Field(default_factory=list, max_length=256)
+    subnets: list[str] = Field(default_factory=list, max_length=1024)
+
+
+class Heartbeat(BaseModel):
+    system_id: str = Field(min_length=1, max_length=41)
+
+
+def _store():  # type: ignore[no-untyped-def]
+    return current_app.extensions["baremetal.store"]
+
+
+@rack_api.before_request
+def _authenticate() -> None:
+    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
+    if scheme != "Bearer" or not presented:
+        raise Unauthorized("Racks authenticate with the shared secret (Bearer).")
+    with _store().read() as conn:
+        if not secret_matches(conn, presented.strip()):
+            raise Unauthorized("Wrong rack secret.")
+
+
+def _body(model):  # type: ignore[no-untyped-def]
+    return model.model_validate(request.get_json(force=True, silent=False) or {})
+
+
+@rack_api.post("/register")
+def register() -> Response:
+    registration = _body(Registration)
+    with _store().write() as conn:
+        system_id = register_rack(
+            conn, name=registration.name, hostname=registration.hostname,
+            version=registration.version,
+            interfaces=[i.model_dump() for i in registration.interfaces],
+            subnets=registration.subnets)
+    return jsonify({"system_id": system_id, "region_version": __version__,
+                    "heartbeat_interval": HEARTBEAT_INTERVAL.total_seconds()})
+
+
+@rack_api.post("/heartbeat")
+def beat() -> Response:
+    body = _body(Heartbeat)
+    with _store().write() as conn:
+        if not heartbeat(conn, body.system_id):
+            raise NotFound("Unknown rack: register first.")
+    return jsonify({"ok": True})
