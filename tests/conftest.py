@@ -86,3 +86,11 @@ def api(tmp_path):
         ensure_defaults(conn)
     yield build_api(store)
     store.dispose()
+
+
+# In CI, property tests draw the same examples every run: a red build is reproducible.
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile("ci", derandomize=True, deadline=None)
+if os.environ.get("CI"):
+    _hypothesis_settings.load_profile("ci")
