@@ -68,6 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="seconds a claimed job is held before another worker may take it")
     worker.add_argument("--poll-interval", type=float, default=60.0,
                         help="seconds between power polls (0: no polling)")
+    rack = commands.add_parser("rack", help="the rack agent: registers with a region, runs "
+                                            "power jobs and the power poller")
+    rack.add_argument("--region-url", required=True, help="e.g. http://10.0.0.1:5240")
+    rack.add_argument("--secret", required=True, help="from `baremetal rack-secret`")
+    rack.add_argument("--name", default=None, help="this rack's name (default: host name)")
+    rack.add_argument("--concurrency", type=int, default=16)
+    rack.add_argument("--poll-interval", type=float, default=60.0)
     secret = commands.add_parser("rack-secret", help="print the secret racks register with")
     _common(secret)
     admin = commands.add_parser("createadmin", help="create an administrator")
@@ -121,7 +128,7 @@ def power_worker(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    serving = args.command in ("up", "region", "power-worker")
+    serving = args.command in ("up", "region", "power-worker", "rack")
     logging.basicConfig(level=logging.INFO if serving else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
@@ -133,6 +140,20 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "power-worker":
         return power_worker(args)
+    if args.command == "rack":
+        from baremetal.rack.agent import RackAgent, RegionRefused
+
+        agent = RackAgent(args.region_url, args.secret, args.name,
+                          concurrency=args.concurrency,
+                          poll_interval=None if args.poll_interval <= 0 else args.poll_interval)
+        try:
+            agent.run()
+        except RegionRefused as error:
+            print(f"rack: {error}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            agent.stop.set()
+        return 0
     if args.command == "rack-secret":
         from baremetal.store.racks import rack_secret
 

@@ -3,10 +3,16 @@ shared secret (`Authorization: Bearer <secret>`); anything else is 401."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from datetime import timedelta
+
 from flask import Blueprint, Response, current_app, jsonify, request
 from pydantic import BaseModel, Field
 
 from baremetal import __version__
+from baremetal.models import PowerState
+from baremetal.power import DRIVERS
+from baremetal.store import power as power_jobs
 from baremetal.store.racks import HEARTBEAT_INTERVAL, heartbeat, register_rack, secret_matches
 
 from .errors import NotFound, Unauthorized
@@ -69,4 +75,71 @@ def beat() -> Response:
     with _store().write() as conn:
         if not heartbeat(conn, body.system_id):
             raise NotFound("Unknown rack: register first.")
+    return jsonify({"ok": True})
+
+
+# Power jobs, for the power worker a rack runs (the same JobSource the in-process one uses).
+
+class Claim(BaseModel):
+    rack: str = Field(min_length=1, max_length=41)
+    limit: int = Field(ge=1, le=256)
+
+
+class Renewal(BaseModel):
+    rack: str = Field(min_length=1, max_length=41)
+    job_ids: list[int] = Field(max_length=1024)
+
+
+class Finish(BaseModel):
+    rack: str = Field(min_length=1, max_length=41)
+    job_id: int
+    state: PowerState | None = None
+    error: str | None = Field(default=None, max_length=4000)
+
+
+class PollRequest(BaseModel):
+    limit: int = Field(ge=1, le=10_000)
+
+
+class States(BaseModel):
+    results: list[tuple[int, PowerState, str | None]] = Field(max_length=10_000)
+
+
+def _lease() -> timedelta:
+    return timedelta(seconds=current_app.config.get("RACK_JOB_LEASE", 30.0))
+
+
+@rack_api.post("/power/claim")
+def claim() -> Response:
+    body = _body(Claim)
+    jobs = power_jobs.claim_power_jobs(_store(), body.rack, body.limit, _lease())
+    return jsonify([asdict(job) for job in jobs])
+
+
+@rack_api.post("/power/renew")
+def renew() -> Response:
+    body = _body(Renewal)
+    power_jobs.renew_leases(_store(), body.rack, body.job_ids, _lease())
+    return jsonify({"ok": True})
+
+
+@rack_api.post("/power/finish")
+def finish() -> Response:
+    body = _body(Finish)
+    accepted = power_jobs.finish_power_job(_store(), body.job_id, body.rack, state=body.state,
+                                           error=body.error)
+    return jsonify({"accepted": accepted})
+
+
+@rack_api.post("/power/poll-targets")
+def poll_targets() -> Response:
+    limit = _body(PollRequest).limit
+    queryable = tuple(name for name, cls in DRIVERS.items() if cls.queryable)
+    targets = power_jobs.machines_to_poll(_store(), queryable, limit)
+    return jsonify([asdict(target) for target in targets])
+
+
+@rack_api.post("/power/states")
+def states() -> Response:
+    power_jobs.record_power_states(_store(), list(_body(States).results))
     return jsonify({"ok": True})
