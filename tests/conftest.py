@@ -45,12 +45,18 @@ def database_url(request, tmp_path) -> Iterator[str]:
         factory.drop(url)
 
 
-@pytest.fixture
-def store(database_url) -> Iterator[Store]:
-    store = Store(database_url)
+def migrated_store(url: str) -> Store:
+    """A store at the latest schema with the default zone, pool, domain and fabric."""
+    store = Store(url)
     store.migrate()
     with store.write() as conn:
         ensure_defaults(conn)
+    return store
+
+
+@pytest.fixture
+def store(database_url) -> Iterator[Store]:
+    store = migrated_store(database_url)
     try:
         yield store
     finally:
@@ -80,10 +86,7 @@ def api(tmp_path):
     """An in-process region on SQLite with admin, alice and bob, and four Ready machines."""
     from .api import build_api
 
-    store = Store(f"sqlite:///{tmp_path / 'api.db'}")
-    store.migrate()
-    with store.write() as conn:
-        ensure_defaults(conn)
+    store = migrated_store(f"sqlite:///{tmp_path / 'api.db'}")
     yield build_api(store)
     store.dispose()
 

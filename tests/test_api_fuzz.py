@@ -11,10 +11,9 @@ from hypothesis import strategies as st
 
 import baremetal.region.handlers  # noqa: F401  (fills the registry)
 from baremetal.region.registry import registry
-from baremetal.store import Store
-from baremetal.store.references import ensure_defaults
 
 from .api import build_api
+from .conftest import migrated_store
 
 ACTIONS = [(r, a) for r in registry.resources for a in r.actions.values()]
 KEYS = [
@@ -50,10 +49,7 @@ def _multipart(fields, base64_parts: bool, boundary: str) -> bytes:  # type: ign
 
 @pytest.fixture(scope="module")
 def fuzz_api(tmp_path_factory):
-    store = Store(f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'fuzz.db'}")
-    store.migrate()
-    with store.write() as conn:
-        ensure_defaults(conn)
+    store = migrated_store(f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'fuzz.db'}")
     yield build_api(store)
     store.dispose()
 
