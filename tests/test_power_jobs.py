@@ -115,9 +115,9 @@ def test_concurrent_workers_never_share_a_machine(store):
                         violations.append(f"{name} and {running[job.machine_id]}")
                     running[job.machine_id] = name
             for job in jobs:
+                assert finish_power_job(store, job.id, name, state=PowerState.ON, error=None)
                 with guard:
                     running.pop(job.machine_id)
-                assert finish_power_job(store, job.id, name, state=PowerState.ON, error=None)
 
     threads = [threading.Thread(target=worker, args=(f"w{n}",)) for n in range(4)]
     for thread in threads:

@@ -14,6 +14,3 @@ class ConstraintError(ValueError):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
-
-    def as_dict(self) -> dict[str, list[str]]:
-        return {self.field: [self.message]}

@@ -145,12 +145,6 @@ class IpmiProcessPool:
                 self._executor = None  # a worker died (killed?): start afresh next time
             raise PowerRetryableError("The IPMI worker process died; try again.") from None
 
-    def shutdown(self) -> None:
-        with self._lock:
-            if self._executor is not None:
-                self._executor.shutdown(wait=False, cancel_futures=True)
-                self._executor = None
-
 
 POOL = IpmiProcessPool(PROCESSES)
 

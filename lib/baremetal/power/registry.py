@@ -49,11 +49,3 @@ def describe_power_types() -> list[dict[str, Any]]:
         for driver in DRIVERS.values()
     ]
 
-
-def redact(power_type: str, parameters: dict[str, Any]) -> dict[str, Any]:
-    """Parameters with every secret setting blanked, for anyone who is not an admin."""
-    cls = DRIVERS.get(power_type)
-    if cls is None:
-        return {}
-    secret = {f["name"] for f in describe_fields(cls.settings) if f["secret"]}
-    return {k: ("" if k in secret else v) for k, v in parameters.items()}

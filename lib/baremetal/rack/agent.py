@@ -3,6 +3,7 @@ and runs the power worker against the region over the rack protocol."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import socket
@@ -101,7 +102,8 @@ class RackAgent:
         answer = self.client.post("/register", {
             "name": self.name, "hostname": socket.gethostname(), "version": __version__,
             "interfaces": interfaces,
-            "subnets": sorted({a for i in interfaces for a in i["addresses"]})})
+            "subnets": sorted({str(ipaddress.ip_interface(a).network)
+                               for i in interfaces for a in i["addresses"]})})
         self.system_id = answer["system_id"]
         self.heartbeat_interval = float(answer.get("heartbeat_interval", 10))
         return self.system_id

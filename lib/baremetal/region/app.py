@@ -126,7 +126,6 @@ def _authenticate() -> Response:
 
 _DOMAIN_ERRORS: list[tuple[type[Exception], int]] = [
     (ConstraintError, 400),
-    (ValidationError, 400),
     (InvalidTransition, 409),
     (NoMatch, 409),
     (ConcurrentChange, 409),

@@ -74,9 +74,6 @@ class Params:
             raise BadRequest(f"{key}: must be at least {minimum}.")
         return number
 
-    def without(self, *keys: str) -> dict[str, list[str]]:
-        return {k: v for k, v in self.data.items() if k not in keys}
-
 
 def parse_request(request: Request) -> tuple[str | None, Params]:
     """The operation (`op` from the query string, else a form field; empty means CRUD) and

@@ -55,22 +55,23 @@ def get_power_job(conn: Connection, job_id: int):  # type: ignore[no-untyped-def
     return conn.execute(select(t.power_jobs).where(t.power_jobs.c.id == job_id)).first()
 
 
-def claim_power_jobs(store: Store, worker: str, limit: int, lease: timedelta,
-                     power_types: tuple[str, ...] | None = None) -> list[PowerJob]:
+def claim_power_jobs(store: Store, worker: str, limit: int, lease: timedelta) -> list[PowerJob]:
     j, m = t.power_jobs, t.machines
     earlier = aliased(j)
     now = utcnow()
+    claimable = or_(j.c.status == "queued",
+                    and_(j.c.status == "running", j.c.lease_expires < now))
+    # Idle workers ask several times a second: a read decides whether there is anything to
+    # claim, so that nothing takes the write lock (SQLite's is database-wide) for nothing.
+    with store.read() as conn:
+        if conn.execute(select(j.c.id).where(claimable).limit(1)).first() is None:
+            return []
     with store.write() as conn:
         _give_up_on_lost_jobs(conn, now)
-        claimable = or_(j.c.status == "queued",
-                        and_(j.c.status == "running", j.c.lease_expires < now))
         first_of_its_machine = ~exists().where(
             earlier.c.machine_id == j.c.machine_id, earlier.c.status.in_(UNFINISHED),
             earlier.c.id < j.c.id)
         query = select(j.c.id).where(claimable, first_of_its_machine)
-        if power_types is not None:
-            query = query.where(j.c.machine_id.in_(
-                select(m.c.id).where(m.c.power_type.in_(power_types))))
         ids = list(conn.execute(
             query.order_by(j.c.id).limit(limit).with_for_update(skip_locked=True)).scalars())
         if not ids:

@@ -53,10 +53,6 @@ def ids_by_name(conn: Connection, table, names: Iterable[str]) -> dict[str, int]
     return {row.name: row.id for row in rows}
 
 
-def names(conn: Connection, table) -> set[str]:  # type: ignore[no-untyped-def]
-    return set(conn.execute(select(table.c.name)).scalars())
-
-
 def create_zone(conn: Connection, name: str, description: str = "") -> Zone:
     zone_id = conn.execute(
         insert(t.zones).values(name=name, description=description)
