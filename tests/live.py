@@ -20,8 +20,8 @@ from baremetal.store.references import create_user
 BAREMETAL = Path(sys.executable).with_name("baremetal")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
+def free_port(kind: str = "tcp") -> int:
+    with socket.socket(type=socket.SOCK_DGRAM if kind == "udp" else socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
@@ -98,10 +98,13 @@ def start_region(directory: Path, database_url: str | None = None,
         user = create_user(conn, "alice", "alice-password", "alice@example.com")
         admin_key = create_token(conn, admin.id, "tests").api_key
         user_key = create_token(conn, user.id, "tests").api_key
+    extra = [] if command != "up" else [
+        "--boot-dir", str(directory / "rack"), "--listen", "127.0.0.1", "--tftp-port",
+        str(free_port("udp")), "--http-port", str(free_port()), "--no-dhcp"]
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [str(BAREMETAL), command, "--database-url", url, "--port", str(port),
-             "--threads", "8"], stdout=log, stderr=subprocess.STDOUT)
+             "--threads", "8", *extra], stdout=log, stderr=subprocess.STDOUT)
     region = LiveRegion(f"http://127.0.0.1:{port}/MAAS/", store, admin_key, user_key,
                         process, log_path)
     try:

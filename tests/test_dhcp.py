@@ -10,8 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from baremetal.boot.dhcp import DhcpConfig, DhcpSubnet, Reservation, render_dnsmasq
+from baremetal.boot.dhcp import plan_dhcp, render_dnsmasq
 from baremetal.rack.dhcp import DhcpService, InvalidDhcpConfig
+from baremetal.store.boot import create_ip_range, create_reserved_ip, dhcp_for_rack, set_vlan_dhcp
+from baremetal.store.racks import register_rack
+from baremetal.store.references import create_subnet, network_index
+from tests.conftest import migrated_store
 
 RESERVED_MAC = "52:54:00:00:00:42"
 
@@ -41,10 +45,27 @@ def network(tmp_path):
         ip("netns", "del", client)
 
 
-def config(range_start: str = "10.254.7.100") -> str:
-    return render_dnsmasq(DhcpConfig("bmv0", "10.254.7.1", (DhcpSubnet(
-        "10.254.7.0/24", range_start, "10.254.7.150", "10.254.7.1", ("10.254.7.1",),
-        (Reservation(RESERVED_MAC, "10.254.7.42", "reserved"),)),)))
+RACK_INTERFACES = [{"name": "bmv0", "mac_address": "02:00:00:00:07:01",
+                    "addresses": ["10.254.7.1/24", "fd77::1/64"]}]
+
+
+def config(tmp_path: Path, range_start: str = "10.254.7.100") -> str:
+    """The rack's dnsmasq config, from the region's model: a subnet on a VLAN with DHCP on
+    and this rack as primary, a dynamic range and a host reservation."""
+    store = migrated_store(f"sqlite:///{tmp_path}/region-{range_start}.db")
+    with store.write() as conn:
+        rack = register_rack(conn, name="rack1", hostname="rack1", version="test",
+                             interfaces=RACK_INTERFACES, subnets=["10.254.7.0/24"])
+        vlan_id = min(network_index(conn)[0])
+        subnet_id = create_subnet(conn, "10.254.7.0/24", vlan_id, gateway_ip="10.254.7.1")
+        create_ip_range(conn, subnet_id, "dynamic", "10.254.7.100", "10.254.7.150")
+        create_reserved_ip(conn, subnet_id, "10.254.7.42", RESERVED_MAC)
+        set_vlan_dhcp(conn, vlan_id, dhcp_on=True, primary_rack=rack)
+        served = dhcp_for_rack(conn, rack)
+    store.dispose()
+    served[0]["dns_servers"] = ["10.254.7.1"]
+    served[0]["ranges"][0]["start"] = range_start  # lets a test break the config on purpose
+    return render_dnsmasq(plan_dhcp(served, RACK_INTERFACES))
 
 
 def lease(client: str, tmp_path: Path, mac: str, arch: str | None = None) -> dict[str, str]:
@@ -69,7 +90,7 @@ def test_dhcp_serves_addresses_next_server_and_bootloaders(network, tmp_path):
     server, client = network
     service = DhcpService(tmp_path / "dhcp", ("ip", "netns", "exec", server))
     try:
-        service.apply(config())
+        service.apply(config(tmp_path))
         time.sleep(0.5)
         bios = lease(client, tmp_path, "52:54:00:00:00:01")
         address = bios["ip"].split(".")
@@ -89,11 +110,11 @@ def test_an_invalid_config_is_not_installed_and_the_old_one_keeps_serving(networ
     server, client = network
     service = DhcpService(tmp_path / "dhcp", ("ip", "netns", "exec", server))
     try:
-        service.apply(config())
+        service.apply(config(tmp_path))
         good = service.config.read_text()
         with pytest.raises(InvalidDhcpConfig) as refused:
-            service.apply(config(range_start="10.254.7.not-an-address"))
-        assert "at line 10 of" in str(refused.value)  # dnsmasq names the offending line
+            service.apply(config(tmp_path, range_start="10.254.7.not-an-address"))
+        assert "at line" in str(refused.value)  # dnsmasq names the offending line
         assert service.config.read_text() == good and service.running()
         time.sleep(0.5)
         assert lease(client, tmp_path, "52:54:00:00:00:09")["siaddr"] == "10.254.7.1"

@@ -22,7 +22,7 @@ KNOWN = {"52:54:00:12:34:56": BootTarget(mac="52:54:00:12:34:56", status=NodeSta
 RENDER = {"pxelinux": render_pxelinux, "grub": render_grub, "ipxe": render_ipxe}
 
 
-def configs(mac, loader):  # type: ignore[no-untyped-def]
+def configs(mac, loader, client=None):  # type: ignore[no-untyped-def]
     target = KNOWN.get(mac) or BootTarget(mac=mac or "00:00:00:00:00:00")
     decision = decide(target, http_base="http://127.0.0.1:5248",
                       metadata_url="http://127.0.0.1:5240/MAAS/metadata/",

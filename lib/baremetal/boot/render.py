@@ -67,3 +67,6 @@ def render_grub(decision: BootDecision) -> str:
         return _GRUB.render(d=decision, kernel="", initrd="")
     return _GRUB.render(d=decision, kernel=_grub_path(decision.kernel),
                         initrd=_grub_path(decision.initrd))
+
+
+RENDERERS = {"ipxe": render_ipxe, "pxelinux": render_pxelinux, "grub": render_grub}

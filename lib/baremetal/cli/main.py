@@ -49,12 +49,28 @@ def _serve(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=8)
 
 
+def _boot(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--boot-dir", type=Path, default=default_data_dir() / "rack",
+                        help="bootloaders, cached images and the DHCP config")
+    parser.add_argument("--listen", default="0.0.0.0", help="address TFTP and HTTP bind to")
+    parser.add_argument("--tftp-port", type=int, default=69)
+    parser.add_argument("--http-port", type=int, default=5248)
+    parser.add_argument("--advertise", default=None,
+                        help="the address machines reach this rack at (default: found "
+                             "from the interface on the machine's subnet)")
+    parser.add_argument("--no-dhcp", action="store_true", help="do not run dnsmasq")
+    parser.add_argument("--no-boot", action="store_true",
+                        help="no TFTP, HTTP boot or DHCP: power jobs only")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="baremetal", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    up = commands.add_parser("up", help="region and rack in one process (SQLite by default)")
+    up = commands.add_parser("up", help="region, power worker and rack on one machine "
+                                        "(SQLite by default)")
     _common(up)
     _serve(up)
+    _boot(up)
     region = commands.add_parser("region", help="the region API under gunicorn")
     _common(region)
     _serve(region)
@@ -71,10 +87,23 @@ def build_parser() -> argparse.ArgumentParser:
     rack = commands.add_parser("rack", help="the rack agent: registers with a region, runs "
                                             "power jobs and the power poller")
     rack.add_argument("--region-url", required=True, help="e.g. http://10.0.0.1:5240")
-    rack.add_argument("--secret", required=True, help="from `baremetal rack-secret`")
+    rack.add_argument("--secret", default=os.environ.get("BAREMETAL_RACK_SECRET"),
+                      help="from `baremetal rack-secret` (default: $BAREMETAL_RACK_SECRET)")
     rack.add_argument("--name", default=None, help="this rack's name (default: host name)")
     rack.add_argument("--concurrency", type=int, default=16)
     rack.add_argument("--poll-interval", type=float, default=60.0)
+    _boot(rack)
+    rack.add_argument("--no-power", action="store_true",
+                      help="do not run power jobs (another worker does)")
+    images = commands.add_parser("images", help="boot images")
+    images_commands = images.add_subparsers(dest="images_command", required=True)
+    build = images_commands.add_parser(
+        "build", help="build the ephemeral image from Debian packages and store it")
+    _common(build)
+    token = commands.add_parser("enlistment-token",
+                                help="print (or rotate) the token unknown machines enlist with")
+    _common(token)
+    token.add_argument("--rotate", action="store_true")
     secret = commands.add_parser("rack-secret", help="print the secret racks register with")
     _common(secret)
     admin = commands.add_parser("createadmin", help="create an administrator")
@@ -100,9 +129,49 @@ def serve(args: argparse.Namespace) -> int:
     store.dispose()  # the workers open their own connections
     print(f"baremetal region: http://{args.host}:{args.port}/MAAS/ (database: "
           f"{url.split('@')[-1]})", flush=True)
-    run_gunicorn(url, host=args.host, port=args.port, workers=args.workers,
-                 threads=args.threads, power_worker=args.command == "up")
+    rack = start_local_rack(args, url) if args.command == "up" and not args.no_boot else None
+    try:
+        run_gunicorn(url, host=args.host, port=args.port, workers=args.workers,
+                     threads=args.threads, power_worker=args.command == "up")
+    finally:
+        if rack is not None:
+            rack.terminate()
+            rack.wait(timeout=30)
     return 0
+
+
+def start_local_rack(args: argparse.Namespace, database_url: str):  # type: ignore[no-untyped-def]
+    """`up`'s rack: the same agent as `baremetal rack`, in a child process talking to this
+    region over the rack protocol (power jobs stay with the in-process worker). The secret
+    goes through the environment, never the command line."""
+    import signal
+    import socket
+    import subprocess
+
+    from baremetal.store.racks import rack_secret
+
+    store = Store(database_url)
+    with store.write() as conn:
+        secret = rack_secret(conn)
+    store.dispose()
+    host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+
+    def die_with_parent() -> None:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+    command = [sys.executable, "-m", "baremetal.cli", "rack",
+               "--region-url", f"http://{host}:{args.port}", "--name",
+               f"{socket.gethostname()}-rack", "--no-power", "--boot-dir", str(args.boot_dir),
+               "--listen", args.listen, "--tftp-port", str(args.tftp_port),
+               "--http-port", str(args.http_port)]
+    if args.advertise:
+        command += ["--advertise", args.advertise]
+    if args.no_dhcp:
+        command.append("--no-dhcp")
+    return subprocess.Popen(command, env={**os.environ, "BAREMETAL_RACK_SECRET": secret},
+                            preexec_fn=die_with_parent)
 
 
 def power_worker(args: argparse.Namespace) -> int:
@@ -126,6 +195,27 @@ def power_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def build_images(args: argparse.Namespace) -> int:
+    from baremetal.images.build import ImageBuildError, build_image
+    from baremetal.store.boot import put_boot_resource
+
+    store = open_store(args)
+    print("building the ephemeral image (kernel from linux-image-amd64, busybox initramfs)",
+          flush=True)
+    try:
+        image = build_image(args.data_dir / "cache")
+    except ImageBuildError as error:
+        print(f"images build: {error}", file=sys.stderr)
+        return 1
+    with store.write() as conn:
+        for filename, content in image.files.items():
+            stored = put_boot_resource(conn, image.architecture, image.name, filename, content)
+            print(f"{image.architecture} {image.name} {filename}: {stored.size} bytes, "
+                  f"sha256 {stored.sha256}")
+    print(f"kernel {image.kernel_version}; racks fetch the image on their next sync")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     serving = args.command in ("up", "region", "power-worker", "rack")
@@ -141,11 +231,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "power-worker":
         return power_worker(args)
     if args.command == "rack":
-        from baremetal.rack.agent import RackAgent, RegionRefused
+        from baremetal.rack.agent import BootOptions, RackAgent, RegionRefused
 
+        if not args.secret:
+            print("rack: --secret (or $BAREMETAL_RACK_SECRET) is required", file=sys.stderr)
+            return 2
+        boot = None if args.no_boot else BootOptions(
+            args.boot_dir, address=args.listen, tftp_port=args.tftp_port,
+            http_port=args.http_port, advertise=args.advertise, dhcp=not args.no_dhcp)
         agent = RackAgent(args.region_url, args.secret, args.name,
                           concurrency=args.concurrency,
-                          poll_interval=None if args.poll_interval <= 0 else args.poll_interval)
+                          poll_interval=None if args.poll_interval <= 0 else args.poll_interval,
+                          boot=boot, power=not args.no_power)
         try:
             agent.run()
         except RegionRefused as error:
@@ -159,6 +256,14 @@ def main(argv: list[str] | None = None) -> int:
 
         with open_store(args).write() as conn:
             print(rack_secret(conn))
+        return 0
+    if args.command == "images":
+        return build_images(args)
+    if args.command == "enlistment-token":
+        from baremetal.store.boot import enlistment_token, rotate_enlistment_token
+
+        with open_store(args).write() as conn:
+            print(rotate_enlistment_token(conn) if args.rotate else enlistment_token(conn))
         return 0
     if args.command == "createadmin":
         return accounts.create_admin(open_store(args), args)

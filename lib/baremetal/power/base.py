@@ -77,3 +77,17 @@ def describe_fields(settings: type[DriverSettings]) -> list[dict[str, Any]]:
             "scope": extra.get("scope", "bmc"), "secret": bool(extra.get("secret")),
         })
     return fields
+
+
+def bmc_host(power_parameters: dict) -> str | None:  # type: ignore[type-arg]
+    """The BMC's host from power parameters (`power_address` as host, host:port or URL)."""
+    address = str(power_parameters.get("power_address") or "").strip()
+    if not address:
+        return None
+    if "://" in address:
+        from urllib.parse import urlsplit
+
+        return urlsplit(address).hostname
+    if address.startswith("["):
+        return address[1:].split("]", 1)[0]
+    return address.rsplit(":", 1)[0] if address.count(":") == 1 else address

@@ -25,8 +25,9 @@ import tftpy
 log = logging.getLogger(__name__)
 
 Loader = Literal["pxelinux", "grub", "ipxe"]
-# Given a MAC (None for "nobody in particular") and a loader, the config to serve.
-ConfigSource = Callable[[str | None, Loader], str | None]
+# Given a MAC (None for "nobody in particular"), a loader and the client's address, the
+# config to serve (None: not found).
+ConfigSource = Callable[[str | None, Loader, str | None], str | None]
 
 # First-stage bootloaders and the Debian files they come from.
 BOOTLOADERS: dict[str, str] = {
@@ -68,7 +69,7 @@ class BootFiles:
         self.root = root.resolve()
         self.configs = configs
 
-    def open(self, requested: str) -> BinaryIO | None:
+    def open(self, requested: str, client: str | None = None) -> BinaryIO | None:
         name = self._safe_name(requested)
         if name is None:
             return None
@@ -78,7 +79,7 @@ class BootFiles:
             found = pattern.match(name)
             if found:
                 mac = found.groupdict().get("mac")
-                text = self.configs(normal_mac(mac) if mac else None, loader)  # type: ignore[arg-type]
+                text = self.configs(normal_mac(mac) if mac else None, loader, client)  # type: ignore[arg-type]
                 return None if text is None else _temporary(text.encode())
         return self._static(name)
 
@@ -125,7 +126,7 @@ class TftpService:
         while not self._stop.is_set():
             self._server = tftpy.TftpServer(
                 self._empty_root,
-                dyn_file_func=lambda name, **_: self.files.open(name),
+                dyn_file_func=lambda name, raddress=None, **_: self.files.open(name, raddress),
                 upload_open=lambda path, context: None)  # no uploads, ever
             self.listening.set()
             try:

@@ -5,14 +5,24 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import timedelta
+from typing import Literal
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from pydantic import BaseModel, Field
 
 from baremetal import __version__
+from baremetal.boot.decisions import decide
+from baremetal.boot.render import RENDERERS
 from baremetal.models import PowerState
 from baremetal.power import DRIVERS
 from baremetal.store import power as power_jobs
+from baremetal.store.boot import (
+    boot_resource_content,
+    boot_target,
+    dhcp_for_rack,
+    enlistment_token,
+    list_boot_resources,
+)
 from baremetal.store.racks import HEARTBEAT_INTERVAL, heartbeat, register_rack, secret_matches
 
 from .errors import NotFound, Unauthorized
@@ -112,7 +122,8 @@ def _lease() -> timedelta:
 @rack_api.post("/power/claim")
 def claim() -> Response:
     body = _body(Claim)
-    jobs = power_jobs.claim_power_jobs(_store(), body.rack, body.limit, _lease())
+    jobs = power_jobs.claim_power_jobs(_store(), body.rack, body.limit, _lease(),
+                                       rack=body.rack)
     return jsonify([asdict(job) for job in jobs])
 
 
@@ -143,3 +154,53 @@ def poll_targets() -> Response:
 def states() -> Response:
     power_jobs.record_power_states(_store(), list(_body(States).results))
     return jsonify({"ok": True})
+
+
+# Boot: what the rack serves (its DHCP subnets, the images), and per-machine configs.
+
+class ConfigRequest(BaseModel):
+    system_id: str = Field(min_length=1, max_length=41)
+
+
+class BootConfigRequest(BaseModel):
+    mac: str | None = Field(default=None, pattern=r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+    loader: Literal["ipxe", "pxelinux", "grub"]
+    http_base: str = Field(pattern=r"^https?://[^/\s]+/?$", max_length=255)
+
+
+@rack_api.post("/config")
+def config() -> Response:
+    """The rack's configuration: the DHCP it serves (subnets of the VLANs it is the serving
+    rack for, with ranges and reservations) and the boot images it should hold."""
+    rack = _body(ConfigRequest).system_id
+    with _store().read() as conn:
+        dhcp = dhcp_for_rack(conn, rack)
+        images = [asdict(resource) for resource in list_boot_resources(conn)]
+    return jsonify({"dhcp": dhcp, "images": images})
+
+
+@rack_api.post("/boot-config")
+def boot_config() -> Response:
+    """The bootloader config for a MAC (or for an unknown machine: enlistment), from the
+    region's boot decision. The kernel command line points the machine at the rack's
+    HTTP server, which forwards the metadata API to the region."""
+    body = _body(BootConfigRequest)
+    base = body.http_base.rstrip("/")
+    with _store().write() as conn:
+        target = boot_target(conn, body.mac)
+        token = enlistment_token(conn) if target.status is None else None
+    decision = decide(target, http_base=base, metadata_url=f"{base}/MAAS/metadata/",
+                      enlistment_token=token)
+    return jsonify({"purpose": decision.purpose.value,
+                    "config": RENDERERS[body.loader](decision)})
+
+
+@rack_api.get("/images/<int:resource_id>")
+def image(resource_id: int) -> Response:
+    with _store().read() as conn:
+        found = boot_resource_content(conn, resource_id)
+    if found is None:
+        raise NotFound("No such boot resource.")
+    sha256, content = found
+    return Response(content, mimetype="application/octet-stream",
+                    headers={"X-Checksum-Sha256": sha256})

@@ -19,7 +19,10 @@ from sqlalchemy.orm import aliased
 
 from baremetal.models import PowerState
 
+from baremetal.power.base import bmc_host
+
 from . import schema as t
+from .racks import list_racks, racks_for_address
 from .catalog import record_event
 from .engine import Store, utcnow
 
@@ -55,7 +58,11 @@ def get_power_job(conn: Connection, job_id: int):  # type: ignore[no-untyped-def
     return conn.execute(select(t.power_jobs).where(t.power_jobs.c.id == job_id)).first()
 
 
-def claim_power_jobs(store: Store, worker: str, limit: int, lease: timedelta) -> list[PowerJob]:
+def claim_power_jobs(store: Store, worker: str, limit: int, lease: timedelta,
+                     rack: str | None = None) -> list[PowerJob]:
+    """Claim up to `limit` jobs. A rack only gets the jobs of BMCs on its subnets, unless
+    no live rack is on a BMC's subnet (then any rack may try): so when a rack goes down,
+    its BMCs' jobs go to another rack on the same subnet."""
     j, m = t.power_jobs, t.machines
     earlier = aliased(j)
     now = utcnow()
@@ -71,9 +78,15 @@ def claim_power_jobs(store: Store, worker: str, limit: int, lease: timedelta) ->
         first_of_its_machine = ~exists().where(
             earlier.c.machine_id == j.c.machine_id, earlier.c.status.in_(UNFINISHED),
             earlier.c.id < j.c.id)
-        query = select(j.c.id).where(claimable, first_of_its_machine)
-        ids = list(conn.execute(
-            query.order_by(j.c.id).limit(limit).with_for_update(skip_locked=True)).scalars())
+        query = select(j.c.id, m.c.power_parameters).join(m, m.c.id == j.c.machine_id).where(
+            claimable, first_of_its_machine)
+        rows = conn.execute(query.order_by(j.c.id).limit(limit if rack is None else limit * 8)
+                            .with_for_update(of=j, skip_locked=True)).all()
+        if rack is not None:
+            racks = list_racks(conn)
+            rows = [row for row in rows if rack in (racks_for_address(
+                racks, bmc_host(row.power_parameters or {}), now) or {rack})]
+        ids = [row.id for row in rows[:limit]]
         if not ids:
             return []
         conn.execute(update(j).where(j.c.id.in_(ids)).values(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -80,3 +81,44 @@ def list_racks(conn: Connection) -> list[Rack]:
     return [Rack(row.system_id, row.name, row.hostname, row.version, list(row.interfaces or []),
                  list(row.subnets or []), row.registered, row.last_heartbeat)
             for row in conn.execute(select(r).order_by(r.c.id))]
+
+
+# Which rack does the work. Pure rules over the registered racks, so that one place decides
+# for DHCP, boot and power alike.
+
+def _up(racks: list[Rack], now: datetime) -> list[Rack]:
+    return [rack for rack in racks if rack.is_up(now)]
+
+
+def _reaches(rack: Rack, address: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+        return any(ip in ipaddress.ip_network(cidr, strict=False) for cidr in rack.subnets)
+    except ValueError:
+        return False
+
+
+def racks_for_address(racks: list[Rack], address: str | None, now: datetime) -> set[str] | None:
+    """The racks that should talk to `address` (a BMC): the live ones on its subnet. None
+    when no live rack is on its subnet, meaning any rack may try (the region cannot tell)."""
+    if not address:
+        return None
+    found = {rack.system_id for rack in _up(racks, now) if _reaches(rack, address)}
+    return found or None
+
+
+def serving_rack(primary: str | None, secondary: str | None, cidrs: list[str],
+                 racks: list[Rack], now: datetime) -> str | None:
+    """Who serves DHCP and boot on a VLAN: its primary rack if up, else its secondary if up,
+    else the first live rack on one of the VLAN's subnets (failover), else nobody."""
+    up = _up(racks, now)
+    live = {rack.system_id for rack in up}
+    for chosen in (primary, secondary):
+        if chosen in live:
+            return chosen
+    networks = [ipaddress.ip_network(cidr, strict=False) for cidr in cidrs]
+    for rack in up:
+        reported = [ipaddress.ip_network(c, strict=False) for c in rack.subnets]
+        if any(n.version == r.version and n.overlaps(r) for n in networks for r in reported):
+            return rack.system_id
+    return None

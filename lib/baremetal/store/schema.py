@@ -294,3 +294,47 @@ rack_controllers = Table(
     Column("registered", DateTime, nullable=False),
     Column("last_heartbeat", DateTime, nullable=False),
 )
+
+# Address ranges of a subnet: "dynamic" ranges are what DHCP hands out; "reserved" ranges
+# are kept out of everything.
+ip_ranges = Table(
+    "ip_ranges", metadata, _id(),
+    Column("subnet_id", ForeignKey("subnets.id", ondelete="CASCADE"), nullable=False,
+           index=True),
+    Column("type", String(16), nullable=False),  # dynamic, reserved
+    Column("start_ip", String(64), nullable=False),
+    Column("end_ip", String(64), nullable=False),
+    Column("comment", Text, nullable=False, default=""),
+)
+
+# Fixed addresses: a MAC that always gets this IP from DHCP (a host reservation).
+reserved_ips = Table(
+    "reserved_ips", metadata, _id(),
+    Column("subnet_id", ForeignKey("subnets.id", ondelete="CASCADE"), nullable=False,
+           index=True),
+    Column("ip", String(64), nullable=False, unique=True),
+    Column("mac_address", String(17), nullable=True),
+    Column("comment", Text, nullable=False, default=""),
+)
+
+# Boot images (kernel, initrd, ...), kept in the database so that every region unit serves
+# the same bytes; racks download them once and check the sha256.
+boot_resources = Table(
+    "boot_resources", metadata, _id(),
+    Column("architecture", String(64), nullable=False),  # amd64/generic
+    Column("name", String(64), nullable=False),  # ephemeral
+    Column("filename", String(64), nullable=False),  # vmlinuz, initrd
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Column("created", DateTime, nullable=False),
+    UniqueConstraint("architecture", "name", "filename"),
+)
+
+# The token a booting machine presents to the metadata API (on its kernel command line);
+# never a user's API key.
+machine_tokens = Table(
+    "machine_tokens", metadata,
+    Column("machine_id", ForeignKey("machines.id", ondelete="CASCADE"), primary_key=True),
+    Column("token", String(64), nullable=False, unique=True),
+)

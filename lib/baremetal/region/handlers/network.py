@@ -4,10 +4,21 @@ rackcontrollers/: what Juju reads to understand the network and the region."""
 from __future__ import annotations
 
 import ipaddress
+import re
 
 from sqlalchemy.exc import IntegrityError
 
 from baremetal.store import utcnow
+from baremetal.store.boot import (
+    NetworkError,
+    create_ip_range,
+    create_reserved_ip,
+    delete_ip_range,
+    list_boot_resources,
+    list_ip_ranges,
+    list_reserved_ips,
+    set_vlan_dhcp,
+)
 from baremetal.store.catalog import (
     list_domains,
     list_fabrics,
@@ -34,6 +45,11 @@ static_routes = registry.resource("StaticRoutesHandler", "/static-routes/",
                                   "Static routes between subnets.")
 boot_resources = registry.resource("BootResourcesHandler", "/boot-resources/",
                                    "The boot images the region holds.")
+ip_ranges = registry.resource("IPRangesHandler", "/ipranges/",
+                              "Address ranges of subnets: dynamic (DHCP) or reserved.")
+ip_range = registry.resource("IPRangeHandler", "/ipranges/{range_id}/", "One address range.")
+reserved_ips = registry.resource("ReservedIpsHandler", "/reservedips/",
+                                 "Host reservations: a MAC that DHCP always gives this IP.")
 rack_controllers = registry.resource("RackControllersHandler", "/rackcontrollers/",
                                      "The rack controllers registered with this region.")
 
@@ -50,6 +66,9 @@ def read_fabrics(call):  # type: ignore[no-untyped-def]
     renderer = Renderer()
     with call.store.read() as conn:
         return [_fabric_json(renderer, *row) for row in list_fabrics(conn)]
+
+
+_MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 
 
 def _int(field: str, value: str) -> int:
@@ -80,6 +99,41 @@ def read_vlan(call, vlan_id):  # type: ignore[no-untyped-def]
             if found.id == wanted:
                 return Renderer().vlan(found)
     raise NotFound("No VLAN matches the given query.")
+
+
+@vlan.action("PUT", admin=True)
+def update_vlan(call, vlan_id):  # type: ignore[no-untyped-def]
+    """Update a VLAN: name, mtu, dhcp_on, primary_rack, secondary_rack (rack system ids).
+    DHCP needs a dynamic range on one of the VLAN's subnets."""
+    wanted = _int("VLAN", vlan_id)
+    p = call.params
+    values: dict = {}
+    if "name" in p:
+        values["name"] = p.get("name") or None
+    if "mtu" in p:
+        values["mtu"] = p.integer("mtu", minimum=552)
+    if "dhcp_on" in p:
+        values["dhcp_on"] = p.boolean("dhcp_on")
+    with call.store.write() as conn:
+        vlans, subnets = network_index(conn)
+        if wanted not in vlans:
+            raise NotFound("No VLAN matches the given query.")
+        racks = {rack.system_id for rack in list_racks(conn)}
+        for field in ("primary_rack", "secondary_rack"):
+            if field in p:
+                chosen = p.get(field) or None
+                if chosen is not None and chosen not in racks:
+                    raise BadRequest(f"{field}: no rack controller with system id '{chosen}'.")
+                values[field] = chosen
+        if values.get("dhcp_on"):
+            mine = {s.id for s in subnets.values() if s.vlan.id == wanted}
+            if not any(r["type"] == "dynamic" and r["subnet_id"] in mine
+                       for r in list_ip_ranges(conn)):
+                raise BadRequest("dhcp_on: the VLAN has no subnet with a dynamic IP range; "
+                                 "create one at ipranges/ first.")
+        if values:
+            set_vlan_dhcp(conn, wanted, **values)
+        return Renderer().vlan(network_index(conn)[0][wanted])
 
 
 @subnets.action("GET")
@@ -164,8 +218,72 @@ def read_static_routes(call):  # type: ignore[no-untyped-def]
 
 @boot_resources.action("GET")
 def read_boot_resources(call):  # type: ignore[no-untyped-def]
-    """Boot images held by the region (none until images are built)."""
-    return []
+    """Boot images held by the region (`baremetal images build`), with their files'
+    sizes and sha256 checksums."""
+    with call.store.read() as conn:
+        found = list_boot_resources(conn)
+    images: dict[tuple[str, str], dict] = {}
+    for resource in found:
+        image = images.setdefault((resource.architecture, resource.name), {
+            "id": resource.id, "type": "Uploaded", "name": f"baremetal/{resource.name}",
+            "architecture": resource.architecture,
+            "subarches": resource.architecture.split("/", 1)[-1], "files": {},
+            "resource_uri": f"{API_ROOT}/boot-resources/{resource.id}/"})
+        image["files"][resource.filename] = {"sha256": resource.sha256, "size": resource.size}
+    return list(images.values())
+
+
+def _network_error(call, create):  # type: ignore[no-untyped-def]
+    try:
+        with call.store.write() as conn:
+            return create(conn)
+    except NetworkError as error:
+        raise BadRequest(str(error)) from None
+
+
+@ip_ranges.action("GET")
+def read_ip_ranges(call):  # type: ignore[no-untyped-def]
+    """All address ranges."""
+    with call.store.read() as conn:
+        return list_ip_ranges(conn)
+
+
+@ip_ranges.action("POST", admin=True)
+def create_ip_range_action(call):  # type: ignore[no-untyped-def]
+    """Create a range: type (dynamic or reserved), start_ip, end_ip, subnet (id), comment."""
+    p = call.params
+    subnet_id = p.integer("subnet", minimum=0) if p.required("subnet") else 0
+    return _network_error(call, lambda conn: create_ip_range(
+        conn, subnet_id, p.required("type"), p.required("start_ip"), p.required("end_ip"),
+        p.get("comment") or ""))
+
+
+@ip_range.action("DELETE", admin=True)
+def delete_ip_range_action(call, range_id):  # type: ignore[no-untyped-def]
+    """Delete a range."""
+    with call.store.write() as conn:
+        if not delete_ip_range(conn, _int("IPRange", range_id)):
+            raise NotFound("No IPRange matches the given query.")
+    return None
+
+
+@reserved_ips.action("GET")
+def read_reserved_ips(call):  # type: ignore[no-untyped-def]
+    """All host reservations."""
+    with call.store.read() as conn:
+        return list_reserved_ips(conn)
+
+
+@reserved_ips.action("POST", admin=True)
+def create_reserved_ip_action(call):  # type: ignore[no-untyped-def]
+    """Reserve an address: ip, subnet (id), mac_address, comment."""
+    p = call.params
+    subnet_id = p.integer("subnet", minimum=0) if p.required("subnet") else 0
+    mac = (p.get("mac_address") or "").lower() or None
+    if mac is not None and not _MAC.match(mac):
+        raise BadRequest(f"mac_address: '{mac}' is not a MAC address.")
+    return _network_error(call, lambda conn: create_reserved_ip(
+        conn, subnet_id, p.required("ip"), mac, p.get("comment") or ""))
 
 
 @rack_controllers.action("GET")

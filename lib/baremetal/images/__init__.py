@@ -1,0 +1,1 @@
+"""Boot images: building the ephemeral image from Debian packages."""
