@@ -18,13 +18,12 @@ from sqlalchemy import Connection, and_, bindparam, exists, insert, or_, select,
 from sqlalchemy.orm import aliased
 
 from baremetal.models import PowerState
-
 from baremetal.power.base import bmc_host
 
 from . import schema as t
-from .racks import list_racks, racks_for_address
 from .catalog import record_event
 from .engine import Store, utcnow
+from .racks import list_racks, racks_for_address
 
 MAX_ATTEMPTS = 3
 ACTIONS = ("on", "off", "cycle", "query")

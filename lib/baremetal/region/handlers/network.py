@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from flask import Response
 from sqlalchemy.exc import IntegrityError
 
 from baremetal.store import utcnow
@@ -264,7 +265,7 @@ def delete_ip_range_action(call, range_id):  # type: ignore[no-untyped-def]
     with call.store.write() as conn:
         if not delete_ip_range(conn, _int("IPRange", range_id)):
             raise NotFound("No IPRange matches the given query.")
-    return None
+    return Response(status=204)
 
 
 @reserved_ips.action("GET")
