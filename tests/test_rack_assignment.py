@@ -99,3 +99,18 @@ def test_power_jobs_go_to_a_rack_on_the_bmc_subnet_and_fail_over(store):
         _age(conn, near)  # the near rack stops beating: the far one may try
     [again] = claim_power_jobs(store, far, 10, LEASE, rack=far)
     assert again.action == "off"
+
+
+def test_a_rack_polls_only_the_bmcs_it_should_reach(store):
+    from baremetal.store.power import machines_to_poll
+
+    with store.write() as conn:
+        near, far = _racks(conn, "10.8.0.0/24", "10.9.0.0/24")
+        create_machines(conn, [NewMachine(
+            hostname=f"p{n}", power_type="ipmi", power_parameters={
+                "power_address": address, "power_user": "u", "power_pass": "p"})
+            for n, address in enumerate(("10.8.0.5", "10.9.0.5", "127.0.0.1:9999"))])
+    polled = {rack: sorted(p.power_parameters["power_address"]
+                           for p in machines_to_poll(store, ("ipmi",), 100, rack=rack))
+              for rack in (near, far)}
+    assert polled == {near: ["10.8.0.5", "127.0.0.1:9999"], far: ["10.9.0.5", "127.0.0.1:9999"]}

@@ -81,8 +81,8 @@ class HttpJobSource:
         return bool(answer["accepted"])
 
     def poll_targets(self, limit: int) -> list[PollTarget]:
-        return [PollTarget(**t) for t in self.client.post("/power/poll-targets",
-                                                          {"limit": limit})]
+        return [PollTarget(**t) for t in self.client.post(
+            "/power/poll-targets", {"limit": limit, "rack": self.rack})]
 
     def record_states(self, results: list[tuple[int, PowerState, str | None]]) -> None:
         self.client.post("/power/states", {

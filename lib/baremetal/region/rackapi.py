@@ -109,6 +109,7 @@ class Finish(BaseModel):
 
 class PollRequest(BaseModel):
     limit: int = Field(ge=1, le=10_000)
+    rack: str | None = Field(default=None, max_length=41)
 
 
 class States(BaseModel):
@@ -144,9 +145,9 @@ def finish() -> Response:
 
 @rack_api.post("/power/poll-targets")
 def poll_targets() -> Response:
-    limit = _body(PollRequest).limit
+    body = _body(PollRequest)
     queryable = tuple(name for name, cls in DRIVERS.items() if cls.queryable)
-    targets = power_jobs.machines_to_poll(_store(), queryable, limit)
+    targets = power_jobs.machines_to_poll(_store(), queryable, body.limit, rack=body.rack)
     return jsonify([asdict(target) for target in targets])
 
 

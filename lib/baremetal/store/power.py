@@ -159,8 +159,10 @@ class PollTarget:
     failed_last_time: bool = False
 
 
-def machines_to_poll(store: Store, power_types: tuple[str, ...], limit: int) -> list[PollTarget]:
-    """Machines with a queryable power type, the stalest power state first."""
+def machines_to_poll(store: Store, power_types: tuple[str, ...], limit: int,
+                     rack: str | None = None) -> list[PollTarget]:
+    """Machines with a queryable power type, the stalest power state first; for a rack,
+    those whose BMC it should reach (the same rule as power jobs)."""
     m = t.machines
     with store.read() as conn:
         rows = conn.execute(
@@ -169,6 +171,10 @@ def machines_to_poll(store: Store, power_types: tuple[str, ...], limit: int) -> 
             .where(m.c.power_type.in_(power_types))
             .order_by(m.c.power_state_updated.is_not(None), m.c.power_state_updated, m.c.id)
             .limit(limit)).all()
+        if rack is not None:
+            racks, now = list_racks(conn), utcnow()
+            rows = [row for row in rows if rack in (racks_for_address(
+                racks, bmc_host(row.power_parameters or {}), now) or {rack})]
     return [PollTarget(r.id, r.system_id, r.power_type, dict(r.power_parameters or {}),
                        r.power_error is not None) for r in rows]
 
