@@ -4,6 +4,7 @@ loopback port, with its own SQLite database, an admin and a non-admin with API k
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -34,6 +35,8 @@ class LiveRegion:
     user_key: str
     process: subprocess.Popen
     log_path: Path
+    tftp_port: int = 0  # the rack `up` runs
+    http_port: int = 0
 
     @property
     def api(self) -> str:
@@ -84,7 +87,7 @@ def start_bmcs(count: int, username: str = "admin", password: str = "password",
 
 
 def start_region(directory: Path, database_url: str | None = None,
-                 command: str = "up") -> LiveRegion:
+                 command: str = "up", env: dict[str, str] | None = None) -> LiveRegion:
     """`baremetal up` (region and an in-process power worker) or `baremetal region`."""
     url = database_url or f"sqlite:///{directory / 'region.db'}"
     port = free_port()
@@ -98,15 +101,17 @@ def start_region(directory: Path, database_url: str | None = None,
         user = create_user(conn, "alice", "alice-password", "alice@example.com")
         admin_key = create_token(conn, admin.id, "tests").api_key
         user_key = create_token(conn, user.id, "tests").api_key
+    tftp_port, http_port = free_port("udp"), free_port()
     extra = [] if command != "up" else [
         "--boot-dir", str(directory / "rack"), "--listen", "127.0.0.1", "--tftp-port",
-        str(free_port("udp")), "--http-port", str(free_port()), "--no-dhcp"]
+        str(tftp_port), "--http-port", str(http_port), "--no-dhcp"]
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [str(BAREMETAL), command, "--database-url", url, "--port", str(port),
-             "--threads", "8", *extra], stdout=log, stderr=subprocess.STDOUT)
+             "--threads", "8", *extra], stdout=log, stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})})
     region = LiveRegion(f"http://127.0.0.1:{port}/MAAS/", store, admin_key, user_key,
-                        process, log_path)
+                        process, log_path, tftp_port, http_port)
     try:
         wait_for_http(region.api + "version/", process)
     except RuntimeError:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from gunicorn.app.base import BaseApplication
 
 
@@ -18,29 +20,41 @@ class RegionApplication(BaseApplication):
     def load_config(self) -> None:
         for key, value in self.options.items():
             self.cfg.set(key, value)
-        if self.power_worker:
-            self.cfg.set("post_worker_init", _start_power_worker(self.database_url))
+        self.cfg.set("post_worker_init", _start_workers(self.database_url, self.power_worker))
 
     def load(self):  # type: ignore[no-untyped-def]
+        from datetime import timedelta
+
+        from baremetal.lifecycle import FAILURE_STATUS
         from baremetal.region import create_app
         from baremetal.store import Store
 
-        return create_app(Store(self.database_url))
+        config: dict[str, object] = {}
+        report = os.environ.get("BAREMETAL_REPORT_TIMEOUT")  # seconds, every in-progress state
+        if report:
+            config["REPORT_TIMEOUTS"] = {status: timedelta(seconds=float(report))
+                                         for status in FAILURE_STATUS}
+        return create_app(Store(self.database_url), **config)
 
 
-def _start_power_worker(database_url: str):  # type: ignore[no-untyped-def]
-    """All-in-one mode: the power worker runs inside the region's worker process (started
-    after the fork, so no lock is inherited mid-use), through the same JobSource a rack
-    uses."""
+def _start_workers(database_url: str, power_worker: bool):  # type: ignore[no-untyped-def]
+    """In each region worker process (after the fork, so no lock is inherited mid-use):
+    the lifecycle monitor and, all-in-one, the power worker, through the same JobSource a
+    rack uses."""
 
     def start(worker) -> None:  # type: ignore[no-untyped-def]
         import socket
 
         from baremetal.power.worker import PowerWorker, StoreJobSource
+        from baremetal.region.monitor import LifecycleMonitor
         from baremetal.store import Store
 
-        name = f"{socket.gethostname()}:{worker.pid}"
-        PowerWorker(StoreJobSource(Store(database_url), name)).start()
+        store = Store(database_url)
+        LifecycleMonitor(store, float(os.environ.get("BAREMETAL_MONITOR_INTERVAL", "10"))
+                         ).start()
+        if power_worker:
+            name = f"{socket.gethostname()}:{worker.pid}"
+            PowerWorker(StoreJobSource(store, name)).start()
 
     return start
 

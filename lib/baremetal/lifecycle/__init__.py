@@ -146,9 +146,11 @@ class Expiry:
 
 
 def expiry_for(
-    system_id: str, status: S, deadline: datetime | None, now: datetime
+    system_id: str, status: S, deadline: datetime | None, now: datetime,
+    last_report: str | None = None,
 ) -> Expiry | None:
-    """The failure to record if ``status`` is in progress and its deadline has passed."""
+    """The failure to record if ``status`` is in progress and its deadline has passed;
+    the message says where the machine was (its last report)."""
     failed = FAILURE_STATUS.get(status)
     if failed is None or deadline is None or deadline > now:
         return None
@@ -157,4 +159,6 @@ def expiry_for(
         f"{status.label} timed out: the machine did not report completion before its "
         f"deadline ({deadline:%Y-%m-%d %H:%M:%S} UTC, {overdue}s ago)."
     )
+    if last_report:
+        message += f" Last report: {last_report}."
     return Expiry(system_id, status, failed, message)

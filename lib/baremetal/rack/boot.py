@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .agent import RegionClient
 
 log = logging.getLogger(__name__)
+logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per boot file served
 CHUNK = 1 << 20
 
 

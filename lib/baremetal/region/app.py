@@ -68,6 +68,9 @@ def create_app(store: Store, **config: object) -> Flask:
     from .rackapi import rack_api
 
     app.register_blueprint(rack_api)
+    from .metadata import metadata_api
+
+    app.register_blueprint(metadata_api)
     app.register_error_handler(Exception, _error_response)
     return app
 

@@ -442,13 +442,13 @@ def fail_expired(conn: Connection, now: datetime | None = None) -> list[lifecycl
     now = now or utcnow()
     m = t.machines
     rows = conn.execute(
-        select(m.c.id, m.c.system_id, m.c.status, m.c.status_deadline)
+        select(m.c.id, m.c.system_id, m.c.status, m.c.status_deadline, m.c.status_message)
         .where(m.c.status_deadline.is_not(None), m.c.status_deadline <= now)
     ).all()
     expired: list[lifecycle.Expiry] = []
     for row in rows:
         expiry = lifecycle.expiry_for(row.system_id, NodeStatus(row.status), row.status_deadline,
-                                      now)
+                                      now, row.status_message)
         if expiry is None:
             continue
         transition_machines(conn, [row.id], expiry.failed, expected=expiry.current,

@@ -338,3 +338,37 @@ machine_tokens = Table(
     Column("machine_id", ForeignKey("machines.id", ondelete="CASCADE"), primary_key=True),
     Column("token", String(64), nullable=False, unique=True),
 )
+
+# One run of scripts on a machine (a commissioning, a testing, an enlistment), and each
+# script's result: status, exit status, runtime and output.
+script_sets = Table(
+    "script_sets", metadata, _id(),
+    Column("machine_id", ForeignKey("machines.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(16), nullable=False),  # commissioning, testing
+    Column("created", DateTime, nullable=False),
+    Column("ended", DateTime, nullable=True),
+    Column("options", JSON, nullable=False, default=dict),
+    Index("ix_script_sets_machine_id_kind", "machine_id", "kind"),
+)
+
+script_results = Table(
+    "script_results", metadata, _id(),
+    Column("set_id", ForeignKey("script_sets.id", ondelete="CASCADE"), nullable=False,
+           index=True),
+    Column("name", String(255), nullable=False),
+    Column("status", String(16), nullable=False, default="pending"),
+    Column("exit_status", Integer, nullable=True),
+    Column("runtime", Float, nullable=True),
+    Column("output", LargeBinary, nullable=True),
+    Column("started", DateTime, nullable=True),
+    Column("ended", DateTime, nullable=True),
+    UniqueConstraint("set_id", "name"),
+)
+
+# Users' public SSH keys, installed on the machines they deploy.
+ssh_keys = Table(
+    "ssh_keys", metadata, _id(),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("key", Text, nullable=False),
+    Column("created", DateTime, nullable=False),
+)

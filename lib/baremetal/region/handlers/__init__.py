@@ -10,5 +10,6 @@ from . import (  # noqa: F401
     machine,
     machines,
     network,
+    results,
     users,
 )

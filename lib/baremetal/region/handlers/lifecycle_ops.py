@@ -1,10 +1,9 @@
-"""What the machine operations do to the store: deploy, release, commission, abort,
+"""What the machine operations do to the store: deploy, release, commission, test, abort,
 mark broken/fixed, lock, and power requests. Every status change goes through
 `transition_machines` (the lifecycle table) and leaves an event; every power action is a
-durable power job that a worker runs.
-
-Boot services (DHCP, TFTP, images) arrive with the rack work; until then a machine powered
-on to PXE boot has nothing to boot, and the status message says so."""
+durable power job that a worker runs. Work on the machine itself (commissioning, tests,
+deployment, erasing) happens when it PXE boots: the rack serves the boot decision for its
+status, and it reports through the metadata API (`region/metadata.py`)."""
 
 from __future__ import annotations
 
@@ -13,16 +12,22 @@ import binascii
 
 from sqlalchemy import Connection, select
 
+from baremetal.metadata import scripts
 from baremetal.models import Machine, NodeStatus
 from baremetal.store import schema as t
 from baremetal.store.catalog import record_event
 from baremetal.store.machines import transition_machines, update_machine
 from baremetal.store.power import enqueue_power_job
+from baremetal.store.scripts import start_script_set
 
 from ..errors import BadRequest, Conflict, Forbidden, ServiceUnavailable
 
 S = NodeStatus
-NO_BOOT = "powering on to PXE boot; boot services are not available yet"
+PXE = "powering on to PXE boot"
+# What a release (and a finished erase) resets.
+RELEASED = {"owner_id": None, "agent_name": "", "owner_data": {}, "osystem": "",
+            "distro_series": "", "hwe_kernel": None, "user_data": None}
+TESTABLE = {S.NEW, S.READY, S.BROKEN, S.FAILED_TESTING, S.FAILED_COMMISSIONING}
 RELEASABLE = {S.ALLOCATED, S.RESERVED, S.BROKEN, S.DEPLOYING, S.DEPLOYED,
               S.FAILED_DEPLOYMENT, S.FAILED_DISK_ERASING, S.FAILED_RELEASING}
 ABORT_TO = {S.COMMISSIONING: S.NEW, S.DEPLOYING: S.ALLOCATED, S.TESTING: S.READY,
@@ -89,7 +94,7 @@ def deploy(call, conn: Connection, machine: Machine) -> None:  # type: ignore[no
     else:
         require_owner_or_admin(call, machine, "deploy")
     transition_machines(conn, [machine.id], S.DEPLOYING, username=user.username,
-                        comment=comment, message=f"Deploying: {NO_BOOT}.")
+                        comment=comment, message=f"Deploying: {PXE}")
     _power_job(conn, machine, "on", user.username)
     update_machine(conn, machine.id, osystem=osystem, distro_series=series,
                    hwe_kernel=p.get("hwe_kernel") or None, user_data=user_data)
@@ -102,17 +107,22 @@ def release(call, conn: Connection, machine: Machine) -> None:  # type: ignore[n
     if machine.status not in RELEASABLE:
         raise _wrong_state("release", machine)
     p = call.params
-    if any(p.boolean(flag) for flag in ("erase", "secure_erase", "quick_erase")):
-        raise ServiceUnavailable("Erasing disks needs the rack's boot services, which are not "
-                                 "available yet; release without erase.")
+    erase = any(p.boolean(flag) for flag in ("erase", "secure_erase", "quick_erase"))
     username = call.viewer.username
     comment = p.get("comment") or ""
     transition_machines(conn, [machine.id], S.RELEASING, username=username, comment=comment)
+    if erase:
+        if not machine.power_type:
+            raise ServiceUnavailable("Erasing needs the machine powered on: set its power "
+                                     "type first, or release without erase.")
+        transition_machines(conn, [machine.id], S.DISK_ERASING, username=username,
+                            comment=comment, message=f"Erasing disks: {PXE}")
+        _power_job(conn, machine, "cycle" if machine.power_state.value == "on" else "on",
+                   username)
+        return
     _power_job(conn, machine, "off", username)
     transition_machines(conn, [machine.id], S.READY, username=username, comment=comment,
-                        values={"owner_id": None, "agent_name": "", "owner_data": {},
-                                "osystem": "", "distro_series": "", "hwe_kernel": None,
-                                "user_data": None})
+                        values=RELEASED)
 
 
 def release_machines(call, system_ids: list[str], comment: str | None) -> None:  # type: ignore[no-untyped-def]
@@ -124,15 +134,57 @@ def release_machines(call, system_ids: list[str], comment: str | None) -> None: 
             release(call, conn, machine)
 
 
+def testing_scripts(value: str | None, default: tuple[str, ...] = ()) -> list[str]:
+    """`testing_scripts=cpu-stress,disk-read` (or "none"); unknown names are refused."""
+    if value is None or value.strip() == "":
+        return list(default)
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    if names == ["none"]:
+        return []
+    unknown = [name for name in names if name not in scripts.TESTING]
+    if unknown:
+        raise BadRequest(f"testing_scripts: unknown script(s) {', '.join(unknown)} "
+                         f"(available: {', '.join(scripts.TESTING)}).")
+    return names
+
+
 def commission(call, conn: Connection, machine: Machine) -> None:  # type: ignore[no-untyped-def]
+    """A new commissioning run (inventory, BMC credentials unless skip_bmc_config), then
+    the `testing_scripts` if any, on a PXE boot."""
     p = call.params
-    for flag in ("enable_ssh", "skip_bmc_config", "skip_networking", "skip_storage"):
-        p.boolean(flag)  # validated now, used when commissioning runs for real
+    for flag in ("enable_ssh", "skip_networking", "skip_storage"):
+        p.boolean(flag)  # accepted as MAAS does; the ephemeral image needs neither
+    configure_bmc = not p.boolean("skip_bmc_config")
+    tests = testing_scripts(p.get("testing_scripts"))
     if machine.status not in (S.NEW, S.READY, S.FAILED_COMMISSIONING, S.BROKEN,
                               S.FAILED_TESTING, S.MISSING):
         raise _wrong_state("commission", machine)
+    if not machine.power_type:
+        raise ServiceUnavailable("This machine has no power type: set power_type and "
+                                 "power_parameters, or power it on by hand to PXE boot.")
+    start_script_set(conn, machine.id, "commissioning", list(scripts.COMMISSIONING),
+                     {"testing_scripts": tests, "configure_bmc": configure_bmc})
     transition_machines(conn, [machine.id], S.COMMISSIONING, username=call.viewer.username,
-                        comment=p.get("comment") or "", message=f"Commissioning: {NO_BOOT}.")
+                        comment=p.get("comment") or "", message=f"Commissioning: {PXE}")
+    _power_job(conn, machine, "on", call.viewer.username)
+
+
+def test(call, conn: Connection, machine: Machine) -> None:  # type: ignore[no-untyped-def]
+    """Run `testing_scripts` (default: all) on a PXE boot; the machine returns to where it
+    was (New or Ready) when they pass, or becomes Failed testing."""
+    p = call.params
+    names = testing_scripts(p.get("testing_scripts"), scripts.DEFAULT_TESTS)
+    if not names:
+        raise BadRequest("testing_scripts: choose at least one test.")
+    if machine.status not in TESTABLE:
+        raise _wrong_state("test", machine)
+    if not machine.power_type:
+        raise ServiceUnavailable("This machine has no power type: set power_type and "
+                                 "power_parameters first.")
+    start_script_set(conn, machine.id, "testing", names,
+                     {"return_to": int(S.NEW if machine.status is S.NEW else S.READY)})
+    transition_machines(conn, [machine.id], S.TESTING, username=call.viewer.username,
+                        comment=p.get("comment") or "", message=f"Testing: {PXE}")
     _power_job(conn, machine, "on", call.viewer.username)
 
 

@@ -101,6 +101,9 @@ _operation("release", "Release: comment, erase, secure_erase, quick_erase. Back 
            ops.release)
 _operation("commission", "Commission: enable_ssh, skip_bmc_config, skip_networking, "
            "skip_storage, commissioning_scripts, testing_scripts.", ops.commission, admin=True)
+_operation("test", "Test (burn-in): testing_scripts (comma-separated; default: all of "
+           "cpu-stress, memory-check, disk-read, network-rack), comment.", ops.test,
+           admin=True)
 _operation("abort", "Abort the current operation (commissioning, deploying, testing, "
            "disk erasing).", ops.abort)
 _operation("mark_broken", "Mark the machine broken: comment.", ops.mark_broken)

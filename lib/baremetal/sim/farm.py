@@ -1,0 +1,72 @@
+"""A rack of simulated machines: each with its virtual BMC (one pyghmi loop serves them
+all) and its PXE behaviour. `python -m baremetal.sim.farm --count N --tftp-port P
+[--power-on]` runs one and prints a JSON line with each machine's MAC and BMC address."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+from .bmc import serve_forever
+from .machine import Hardware, SimMachine, varied
+
+
+class SimFarm:
+    def __init__(self, hardware: list[Hardware], rack_host: str, tftp_port: int,
+                 workdir: Path | None = None) -> None:
+        self.workdir = workdir or Path(tempfile.mkdtemp(prefix="baremetal-sim-"))
+        self.machines = [SimMachine(hw, rack_host, tftp_port, self.workdir / f"m{n}")
+                         for n, hw in enumerate(hardware)]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=serve_forever, args=(self._stop,), daemon=True)
+
+    def __enter__(self) -> SimFarm:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def power_on_all(self) -> None:
+        """Someone presses every power button (how new machines enlist)."""
+        for machine in self.machines:
+            machine.bmc.power_on()
+
+    def by_mac(self, mac: str) -> SimMachine:
+        return next(m for m in self.machines if mac in {n.mac for n in m.hardware.nics})
+
+    def describe(self) -> list[dict[str, str]]:
+        return [{"mac": m.hardware.pxe_mac, "bmc": m.bmc_address} for m in self.machines]
+
+    def close(self) -> None:
+        for machine in self.machines:
+            machine.stop()
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--count", type=int, default=8)
+    parser.add_argument("--first", type=int, default=1, help="index of the first machine")
+    parser.add_argument("--rack-host", default="127.0.0.1")
+    parser.add_argument("--tftp-port", type=int, default=69)
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--power-on", action="store_true",
+                        help="power every machine on at start: they PXE boot and enlist")
+    args = parser.parse_args(argv)
+    hardware = [varied(args.first + n) for n in range(args.count)]
+    with SimFarm(hardware, args.rack_host, args.tftp_port, args.workdir) as farm:
+        print(json.dumps({"machines": farm.describe()}), flush=True)
+        if args.power_on:
+            farm.power_on_all()
+        threading.Event().wait()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
