@@ -95,9 +95,10 @@ for dev in "$ROOT"/sys/block/*; do
     fi
 done
 exit $status''',
+    # (no `wget -T`: busybox 1.35's static wget crashes with it; `timeout` bounds it)
     "network-rack": r'''
 rack="${baremetal_url%/MAAS/metadata/*}"
-wget -q -O /dev/null -T 10 "$rack/undionly.kpxe" && echo "rack $rack reachable"''',
+timeout 10 wget -q -O /dev/null "$rack/undionly.kpxe" && echo "rack $rack reachable"''',
 }
 
 DEFAULT_TESTS = ("cpu-stress", "memory-check", "disk-read", "network-rack")

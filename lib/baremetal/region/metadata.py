@@ -232,13 +232,14 @@ def _finish(conn: Connection, machine, status: S, found, ok: bool, error: str) -
 
 @metadata_api.post("/latest/enlist")
 def enlist() -> Response:
+    with _store().read() as conn:
+        if _caller(conn) != ENLIST:
+            raise Unauthorized("Enlisting needs the enlistment token.")
     outputs = {name: data.decode("utf-8", "replace") for name, data in _outputs().items()}
     found = parse(outputs)
     if not found.interfaces:
         raise BadRequest("enlist: the inventory has no network interface with a MAC.")
     with _store().write() as conn:
-        if _caller(conn) != ENLIST:
-            raise Unauthorized("Enlisting needs the enlistment token.")
         i, m = t.interfaces, t.machines
         macs = [nic["mac"] for nic in found.interfaces]
         known = conn.execute(select(m.c.system_id).join(i, i.c.machine_id == m.c.id)

@@ -110,8 +110,7 @@ def release(call, conn: Connection, machine: Machine) -> None:  # type: ignore[n
     erase = any(p.boolean(flag) for flag in ("erase", "secure_erase", "quick_erase"))
     username = call.viewer.username
     comment = p.get("comment") or ""
-    transition_machines(conn, [machine.id], S.RELEASING, username=username, comment=comment)
-    if erase:
+    if erase:  # as MAAS: straight to Disk erasing; Ready when the erase program reports
         if not machine.power_type:
             raise ServiceUnavailable("Erasing needs the machine powered on: set its power "
                                      "type first, or release without erase.")
@@ -120,6 +119,7 @@ def release(call, conn: Connection, machine: Machine) -> None:  # type: ignore[n
         _power_job(conn, machine, "cycle" if machine.power_state.value == "on" else "on",
                    username)
         return
+    transition_machines(conn, [machine.id], S.RELEASING, username=username, comment=comment)
     _power_job(conn, machine, "off", username)
     transition_machines(conn, [machine.id], S.READY, username=username, comment=comment,
                         values=RELEASED)

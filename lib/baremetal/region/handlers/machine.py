@@ -118,6 +118,15 @@ _operation("power_off", "Power the machine off: stop_mode (soft or hard), commen
            lambda call, conn, m: ops.request_power(call, conn, m, "off"))
 
 
+@machine.action("GET", "power_parameters", admin=True)
+def power_parameters(call, system_id):  # type: ignore[no-untyped-def]
+    """This machine's power parameters, secrets included (admins only)."""
+    with call.store.read() as conn:
+        found = visible_machine(call, conn, system_id)
+        return dict(conn.execute(select(t.machines.c.power_parameters).where(
+            t.machines.c.id == found.id)).scalar() or {})
+
+
 @machine.action("GET", "query_power_state")
 def query_power_state(call, system_id):  # type: ignore[no-untyped-def]
     """Ask the BMC now and wait (bounded) for the answer: {"state": on|off|unknown|error}."""
