@@ -119,7 +119,7 @@ _operation("power_off", "Power the machine off: stop_mode (soft or hard), commen
 
 
 @machine.action("GET", "power_parameters", admin=True)
-def power_parameters(call, system_id):  # type: ignore[no-untyped-def]
+def read_machine_power_parameters(call, system_id):  # type: ignore[no-untyped-def]
     """This machine's power parameters, secrets included (admins only)."""
     with call.store.read() as conn:
         found = visible_machine(call, conn, system_id)
