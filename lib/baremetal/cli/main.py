@@ -50,8 +50,9 @@ def _serve(parser: argparse.ArgumentParser) -> None:
 
 
 def _boot(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--boot-dir", type=Path, default=default_data_dir() / "rack",
-                        help="bootloaders, cached images and the DHCP config")
+    parser.add_argument("--boot-dir", type=Path, default=None,
+                        help="bootloaders, cached images and the DHCP config (default: "
+                             "rack/ in the data directory)")
     parser.add_argument("--listen", default="0.0.0.0", help="address TFTP and HTTP bind to")
     parser.add_argument("--tftp-port", type=int, default=69)
     parser.add_argument("--http-port", type=int, default=5248)
@@ -71,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     _common(up)
     _serve(up)
     _boot(up)
+    up.add_argument("--simulate", type=int, default=0, metavar="N",
+                    help="also run N simulated machines that PXE boot from this rack, "
+                         "enlist and are commissioned")
     region = commands.add_parser("region", help="the region API under gunicorn")
     _common(region)
     _serve(region)
@@ -129,14 +133,20 @@ def serve(args: argparse.Namespace) -> int:
     store.dispose()  # the workers open their own connections
     print(f"baremetal region: http://{args.host}:{args.port}/MAAS/ (database: "
           f"{url.split('@')[-1]})", flush=True)
-    rack = start_local_rack(args, url) if args.command == "up" and not args.no_boot else None
+    children = []
+    if args.command == "up" and not args.no_boot:
+        children.append(start_local_rack(args, url))
+        if args.simulate > 0:
+            from .simulate import start_simulation
+
+            children.append(start_simulation(args, url))
     try:
         run_gunicorn(url, host=args.host, port=args.port, workers=args.workers,
                      threads=args.threads, power_worker=args.command == "up")
     finally:
-        if rack is not None:
-            rack.terminate()
-            rack.wait(timeout=30)
+        for child in children:
+            child.terminate()
+            child.wait(timeout=30)
     return 0
 
 
@@ -144,7 +154,6 @@ def start_local_rack(args: argparse.Namespace, database_url: str):  # type: igno
     """`up`'s rack: the same agent as `baremetal rack`, in a child process talking to this
     region over the rack protocol (power jobs stay with the in-process worker). The secret
     goes through the environment, never the command line."""
-    import signal
     import socket
     import subprocess
 
@@ -156,14 +165,10 @@ def start_local_rack(args: argparse.Namespace, database_url: str):  # type: igno
     store.dispose()
     host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
 
-    def die_with_parent() -> None:
-        import ctypes
-
-        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
     command = [sys.executable, "-m", "baremetal.cli", "rack",
                "--region-url", f"http://{host}:{args.port}", "--name",
-               f"{socket.gethostname()}-rack", "--no-power", "--boot-dir", str(args.boot_dir),
+               f"{socket.gethostname()}-rack", "--no-power", "--boot-dir",
+               str(args.boot_dir or args.data_dir / "rack"),
                "--listen", args.listen, "--tftp-port", str(args.tftp_port),
                "--http-port", str(args.http_port)]
     if args.advertise:
@@ -172,6 +177,14 @@ def start_local_rack(args: argparse.Namespace, database_url: str):  # type: igno
         command.append("--no-dhcp")
     return subprocess.Popen(command, env={**os.environ, "BAREMETAL_RACK_SECRET": secret},
                             preexec_fn=die_with_parent)
+
+
+def die_with_parent() -> None:
+    """In a child process: be stopped when `up` goes, however it goes."""
+    import ctypes
+    import signal
+
+    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def power_worker(args: argparse.Namespace) -> int:
@@ -237,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
             print("rack: --secret (or $BAREMETAL_RACK_SECRET) is required", file=sys.stderr)
             return 2
         boot = None if args.no_boot else BootOptions(
-            args.boot_dir, address=args.listen, tftp_port=args.tftp_port,
+            args.boot_dir or default_data_dir() / "rack", address=args.listen, tftp_port=args.tftp_port,
             http_port=args.http_port, advertise=args.advertise, dhcp=not args.no_dhcp)
         agent = RackAgent(args.region_url, args.secret, args.name,
                           concurrency=args.concurrency,

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
+
+import requests
 
 from .bmc import serve_forever
 from .machine import Hardware, SimMachine, varied
@@ -58,14 +62,46 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--power-on", action="store_true",
                         help="power every machine on at start: they PXE boot and enlist")
+    parser.add_argument("--commission", metavar="API_URL", default=None,
+                        help="once enlisted, commission them through this API "
+                             "(key in $BAREMETAL_API_KEY)")
     args = parser.parse_args(argv)
     hardware = [varied(args.first + n) for n in range(args.count)]
     with SimFarm(hardware, args.rack_host, args.tftp_port, args.workdir) as farm:
         print(json.dumps({"machines": farm.describe()}), flush=True)
         if args.power_on:
             farm.power_on_all()
+        if args.commission:
+            commission_when_enlisted(farm, args.commission, os.environ["BAREMETAL_API_KEY"])
         threading.Event().wait()
     return 0
+
+
+def commission_when_enlisted(farm: SimFarm, api: str, key: str, timeout: float = 600) -> None:
+    """Wait until every machine of the farm has enlisted (and powered off), then commission
+    each through the API, as an operator would."""
+    consumer, token, secret = key.split(":")
+    session = requests.Session()
+    session.headers["Authorization"] = (
+        f'OAuth oauth_consumer_key="{consumer}", oauth_token="{token}", '
+        f'oauth_signature_method="PLAINTEXT", oauth_signature="&{secret}", '
+        'oauth_nonce="sim", oauth_timestamp="0", oauth_version="1.0"')
+    macs = {m.hardware.pxe_mac for m in farm.machines}
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        listed = session.get(f"{api.rstrip('/')}/machines/", timeout=60).json()
+        mine = [m for m in listed if m["boot_interface"] and
+                m["boot_interface"]["mac_address"] in macs]
+        if len(mine) == len(macs) and all(m.bmc.power == "off" for m in farm.machines):
+            break
+        time.sleep(1)
+    else:
+        print("sim: not every machine enlisted; commissioning those that did", flush=True)
+    for machine in mine:
+        if machine["status_name"] == "New":
+            session.post(f"{api.rstrip('/')}/machines/{machine['system_id']}/",
+                         params={"op": "commission"}, timeout=60).raise_for_status()
+    print(f"sim: {len(mine)} machines enlisted; commissioning them", flush=True)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ import tftpy
 from .bmc import VirtualBmc
 
 log = logging.getLogger(__name__)
+logging.getLogger("tftpy").setLevel(logging.ERROR)  # a line per packet otherwise
 BUSYBOX = Path("/bin/busybox")
 
 
@@ -177,6 +178,7 @@ class SimMachine:
         self._lock = threading.Lock()
         self.idle = threading.Event()
         self.idle.set()
+        self._powered_off = threading.Event()
 
     @property
     def bmc_address(self) -> str:
@@ -186,9 +188,11 @@ class SimMachine:
         if state == "on":
             # An empty disk is not bootable: the firmware falls through to the network.
             self.idle.clear()
+            self._powered_off.clear()
             threading.Thread(target=self._boot_safely, name=f"sim-{self.hardware.pxe_mac}",
                              daemon=True).start()
         else:
+            self._powered_off.set()
             self._kill()
 
     def _kill(self) -> None:
@@ -197,12 +201,20 @@ class SimMachine:
         if process is not None and process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
 
-    def _boot_safely(self) -> None:
+    def _boot_safely(self, attempts: int = 20) -> None:
+        """Boot; when the network boot fails (no rack yet, no image yet), try again a few
+        seconds later while powered on, as PXE firmware does."""
         try:
-            self.boot()
-        except Exception as error:  # a machine that cannot boot sits there, powered on
-            log.warning("%s: boot failed: %s", self.hardware.pxe_mac, error)
-            self.last_output = f"boot failed: {error}"
+            for _ in range(attempts):
+                try:
+                    self.boot()
+                    return
+                except Exception as error:
+                    log.warning("%s: network boot failed (%s); retrying",
+                                self.hardware.pxe_mac, error)
+                    self.last_output = f"boot failed: {error}"
+                if self.bmc.power != "on" or self._powered_off.wait(3):
+                    return
         finally:
             self.idle.set()
 
