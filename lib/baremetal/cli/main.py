@@ -251,7 +251,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         boot = None if args.no_boot else BootOptions(
             args.boot_dir or default_data_dir() / "rack", address=args.listen,
-            tftp_port=args.tftp_port, http_port=args.http_port, advertise=args.advertise, dhcp=not args.no_dhcp)
+            tftp_port=args.tftp_port, http_port=args.http_port, advertise=args.advertise,
+            dhcp=not args.no_dhcp)
         agent = RackAgent(args.region_url, args.secret, args.name,
                           concurrency=args.concurrency,
                           poll_interval=None if args.poll_interval <= 0 else args.poll_interval,
