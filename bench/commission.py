@@ -107,16 +107,25 @@ def main() -> None:
             elapsed = time.perf_counter() - started
             memory = {"inventory": all(m["cpu_count"] > 0 and m["memory"] > 0 for m in machines)}
         master = region.process.pid
-        processes = [master, *children(master)]
-        region_kib = sum(peak_kib(p) for p in processes if "rack" not in cmdline(p))
-        rack_kib = sum(peak_kib(p) for p in processes if "rack" in cmdline(p))
+        processes, queue = [], [master]
+        while queue:  # the whole tree under `baremetal up`
+            pid = queue.pop()
+            processes.append(pid)
+            queue.extend(children(pid))
+        kinds = {"rack": 0, "power": 0, "region": 0}
+        for pid in processes:
+            line = cmdline(pid)
+            kind = ("rack" if "baremetal.cli rack" in line else
+                    "power" if "multiprocessing" in line else "region")
+            kinds[kind] += peak_kib(pid)
     finally:
         stop_region(region)
     print(f"{args.machines} machines commissioned at once "
           f"({'PostgreSQL' if database else 'SQLite'}): all Ready in {elapsed:.1f} s "
           f"(target < 60 s); inventory recorded: {memory['inventory']}")
-    print(f"  peak memory (VmHWM): region processes {region_kib / 1024:.0f} MiB, "
-          f"rack {rack_kib / 1024:.0f} MiB")
+    print(f"  peak memory (VmHWM): region (gunicorn master and worker) "
+          f"{kinds['region'] / 1024:.0f} MiB; rack {kinds['rack'] / 1024:.0f} MiB; IPMI "
+          f"worker processes {kinds['power'] / 1024:.0f} MiB in all")
 
 
 if __name__ == "__main__":

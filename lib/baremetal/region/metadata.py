@@ -73,7 +73,8 @@ def _caller(conn: Connection):  # type: ignore[no-untyped-def]
                        .where(mt.c.token == token)).first()
     if row is not None:
         return row
-    if hmac.compare_digest(enlistment_token(conn).encode(), token.encode()):
+    if hmac.compare_digest((enlistment_token(conn, create=False) or "").encode(),
+                           token.encode()):
         return ENLIST
     raise Unauthorized("Unknown machine token.")
 

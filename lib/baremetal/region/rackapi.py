@@ -187,9 +187,16 @@ def boot_config() -> Response:
     HTTP server, which forwards the metadata API to the region."""
     body = _body(BootConfigRequest)
     base = body.http_base.rstrip("/")
-    with _store().write() as conn:
-        target = boot_target(conn, body.mac)
-        token = enlistment_token(conn) if target.status is None else None
+    # A read answers every boot but a machine's first (which makes its token): TFTP asks
+    # this for each booting machine, and SQLite has one writer.
+    with _store().read() as conn:
+        target = boot_target(conn, body.mac, create_token=False)
+        token = enlistment_token(conn, create=False) if target.status is None else None
+    if (target.status is not None and target.token is None) or (
+            target.status is None and token is None):
+        with _store().write() as conn:
+            target = boot_target(conn, body.mac)
+            token = enlistment_token(conn) if target.status is None else None
     decision = decide(target, http_base=base, metadata_url=f"{base}/MAAS/metadata/",
                       enlistment_token=token)
     return jsonify({"purpose": decision.purpose.value,

@@ -186,7 +186,11 @@ def boot_resource_content(conn: Connection, resource_id: int) -> tuple[str, byte
 
 # Booting machines.
 
-def enlistment_token(conn: Connection) -> str:
+def enlistment_token(conn: Connection, create: bool = True) -> str | None:
+    if not create:
+        row = conn.execute(select(t.settings.c.value).where(
+            t.settings.c.name == ENLISTMENT_TOKEN)).first()
+        return None if row is None else row.value
     return get_or_create_setting(conn, ENLISTMENT_TOKEN, lambda: secrets.token_urlsafe(24))
 
 
@@ -198,20 +202,24 @@ def rotate_enlistment_token(conn: Connection) -> str:
     return token
 
 
-def machine_token(conn: Connection, machine_id: int) -> str:
-    """The machine's metadata token, created on first use."""
+def machine_token(conn: Connection, machine_id: int, create: bool = True) -> str | None:
+    """The machine's metadata token, created on first use (None if absent and not
+    `create`)."""
     mt = t.machine_tokens
     row = conn.execute(select(mt.c.token).where(mt.c.machine_id == machine_id)).first()
     if row is not None:
         return row.token
+    if not create:
+        return None
     token = secrets.token_urlsafe(30)
     conn.execute(insert(mt).values(machine_id=machine_id, token=token))
     return token
 
 
-def boot_target(conn: Connection, mac: str | None) -> BootTarget:
-    """What the region knows about the machine with this MAC (a write connection: the
-    machine's metadata token is made on its first boot)."""
+def boot_target(conn: Connection, mac: str | None, create_token: bool = True) -> BootTarget:
+    """What the region knows about the machine with this MAC. Its metadata token is made
+    on its first boot (on a write connection); with `create_token=False` a machine without
+    one has token None, so that the caller can read first and write only when needed."""
     if mac is None:
         return BootTarget(mac="")
     i, m = t.interfaces, t.machines
@@ -224,4 +232,4 @@ def boot_target(conn: Connection, mac: str | None) -> BootTarget:
     return BootTarget(
         mac=mac, architecture=row.architecture or "amd64/generic",
         status=NodeStatus(row.status), system_id=row.system_id, netboot=row.netboot,
-        token=machine_token(conn, row.id))
+        token=machine_token(conn, row.id, create_token))
