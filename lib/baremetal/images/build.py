@@ -16,8 +16,8 @@ from pathlib import Path
 
 BUSYBOX = Path("/bin/busybox")
 # Drivers to carry; their dependencies are added (and loaded first).
-MODULES = ("e1000", "e1000e", "igb", "ixgbe", "tg3", "bnx2", "virtio_net", "virtio_blk",
-           "virtio_scsi", "nvme")
+MODULES = ("e1000", "e1000e", "igb", "ixgbe", "tg3", "bnx2", "virtio_pci", "virtio_net",
+           "virtio_blk", "virtio_scsi", "nvme", "ahci", "ata_piix", "sd_mod")
 SCRIPTS = ("init", "network-up", "udhcpc.script", "run")
 
 
@@ -73,8 +73,7 @@ def unpack_kernel(deb: Path, into: Path) -> tuple[Path, Path]:
     """vmlinuz and the modules directory, from the package (only the parts needed)."""
     tar = subprocess.Popen(["dpkg-deb", "--fsys-tarfile", str(deb)], stdout=subprocess.PIPE)
     _run(["tar", "-x", "-C", str(into), "--wildcards", "./boot/vmlinuz-*",
-          "./lib/modules/*/kernel/drivers/*", "./lib/modules/*/kernel/net/core/*"],
-         stdin=tar.stdout)
+          "./lib/modules/*/kernel/*"], stdin=tar.stdout)
     tar.wait()
     kernels = sorted((into / "boot").glob("vmlinuz-*"))
     if not kernels:

@@ -19,6 +19,7 @@ COMMISSIONING: dict[str, str] = {
     "01-memory": 'cat "$ROOT/proc/meminfo"',
     "02-block-devices": r'''
 for dev in "$ROOT"/sys/block/*; do
+    [ -e "$dev" ] || continue
     name="${dev##*/}"
     case "$name" in loop*|ram*|sr*|fd*|dm-*|zram*) continue ;; esac
     echo "name=$name"
@@ -31,6 +32,7 @@ done''',
     "03-interfaces": r'''
 boot="$(echo "${BOOTIF#01-}" | tr - : | tr A-F a-f)"
 for dev in "$ROOT"/sys/class/net/*; do
+    [ -e "$dev" ] || continue
     name="${dev##*/}"
     [ "$name" = lo ] && continue
     [ -e "$dev/device" ] || continue
@@ -83,6 +85,7 @@ echo "8 MiB written and read back"''',
     "disk-read": r'''
 status=0
 for dev in "$ROOT"/sys/block/*; do
+    [ -e "$dev" ] || continue
     name="${dev##*/}"
     case "$name" in loop*|ram*|sr*|fd*|dm-*|zram*) continue ;; esac
     start="$(cut -d' ' -f1 /proc/uptime)"
@@ -143,7 +146,7 @@ run() {  # run NAME: run the script function, post its result
     runtime="$(echo "$(now) $start" | awk '{printf "%.2f", $1 - $2}')"
 {% if purpose != "enlist" %}
     post signal status=WORKING "exit_status.$name=$code" "runtime.$name=$runtime" \
-        "@$name=$T/$name.out" > /dev/null || return 2
+        "@$name=$T/$name.out" > /dev/null || { echo "baremetal: cannot report" >&2; exit 1; }
 {% endif %}
     return $code
 }
@@ -156,7 +159,7 @@ script_{{ loop.index }}() {
 
 failed=0
 {% for name, _ in scripts %}
-run {{ name }} {{ loop.index }} || { [ $? = 2 ] && exit 2; failed=$((failed + 1)); }
+run {{ name }} {{ loop.index }} || failed=$((failed + 1))
 {% endfor %}
 {% if purpose == "enlist" %}
 set --
@@ -188,6 +191,7 @@ echo "marker written, $(wc -l < "$ROOT/root/.ssh/authorized_keys") SSH key(s) in
 
 ERASE = r'''
 for dev in "$ROOT"/sys/block/*; do
+    [ -e "$dev" ] || continue
     name="${dev##*/}"
     case "$name" in loop*|ram*|sr*|fd*|dm-*|zram*) continue ;; esac
     dd if=/dev/zero of="$ROOT/dev/$name" bs=1M count=4 conv=notrunc 2>/dev/null &&

@@ -41,8 +41,9 @@ _PXELINUX = re.compile(rf"^pxelinux\.cfg/(?:01-(?P<mac>{_MAC})|(?P<default>defau
 _GRUB = re.compile(rf"^grub/grub\.cfg(?:-(?:01-)?(?P<mac>{_MAC}))?$", re.I)
 # DHCP hands iPXE this script, which chains to the machine's own by its MAC.
 IPXE_CHAIN = "ipxe/boot.ipxe"
-IPXE_CHAIN_SCRIPT = ("#!ipxe\nchain ipxe/mac-${net0/mac:hexhyp}.ipxe || "
-                     "chain ipxe/default.ipxe\n")
+# (Absolute URIs: a relative one would resolve against ipxe/boot.ipxe's own directory.)
+IPXE_CHAIN_SCRIPT = ("#!ipxe\nchain tftp://${next-server}/ipxe/mac-${net0/mac:hexhyp}.ipxe || "
+                     "chain tftp://${next-server}/ipxe/default.ipxe\n")
 _IPXE = re.compile(rf"^ipxe/(?:mac-)?(?P<mac>{_MAC})\.ipxe$|^ipxe/(?P<default>default)\.ipxe$",
                    re.I)
 
