@@ -169,3 +169,7 @@ def test_a_qemu_vm_is_commissioned_deployed_and_released(network, tmp_path):
         rack.terminate()
         rack.wait(timeout=30)
         stop_region(region)
+    # The rack stops its dnsmasq when it is stopped.
+    time.sleep(1)
+    left = subprocess.run(["pgrep", "-f", str(tmp_path / "rack/dhcp")], capture_output=True)
+    assert left.returncode == 1, left.stdout

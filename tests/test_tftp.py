@@ -131,4 +131,5 @@ def test_twenty_concurrent_clients(tftp, tmp_path):
 def test_the_ipxe_chain_script(tftp, tmp_path):
     _, port = tftp
     assert tftp_hpa(port, "ipxe/boot.ipxe", tmp_path / "chain").returncode == 0
-    assert "chain ipxe/mac-${net0/mac:hexhyp}.ipxe" in (tmp_path / "chain").read_text()
+    assert "chain tftp://${next-server}/ipxe/mac-${net0/mac:hexhyp}.ipxe" in (
+        tmp_path / "chain").read_text()

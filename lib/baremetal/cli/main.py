@@ -157,6 +157,7 @@ def start_local_rack(args: argparse.Namespace, database_url: str):  # type: igno
     import socket
     import subprocess
 
+    from baremetal.children import die_with_parent
     from baremetal.store.racks import rack_secret
 
     store = Store(database_url)
@@ -178,13 +179,6 @@ def start_local_rack(args: argparse.Namespace, database_url: str):  # type: igno
     return subprocess.Popen(command, env={**os.environ, "BAREMETAL_RACK_SECRET": secret},
                             preexec_fn=die_with_parent)
 
-
-def die_with_parent() -> None:
-    """In a child process: be stopped when `up` goes, however it goes."""
-    import ctypes
-    import signal
-
-    ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def power_worker(args: argparse.Namespace) -> int:
@@ -209,23 +203,23 @@ def power_worker(args: argparse.Namespace) -> int:
 
 
 def build_images(args: argparse.Namespace) -> int:
-    from baremetal.images.build import ImageBuildError, build_image
-    from baremetal.store.boot import put_boot_resource
+    from baremetal.operator import TaskError, Tasks
 
     store = open_store(args)
     print("building the ephemeral image (kernel from linux-image-amd64, busybox initramfs)",
           flush=True)
+    tasks = Tasks(store.url)
     try:
-        image = build_image(args.data_dir / "cache")
-    except ImageBuildError as error:
+        for stored in tasks.build_images(args.data_dir / "cache"):
+            print(f"{stored['architecture']} {stored['name']} {stored['filename']}: "
+                  f"{stored['size']} bytes, sha256 {stored['sha256']}")
+    except TaskError as error:
         print(f"images build: {error}", file=sys.stderr)
         return 1
-    with store.write() as conn:
-        for filename, content in image.files.items():
-            stored = put_boot_resource(conn, image.architecture, image.name, filename, content)
-            print(f"{image.architecture} {image.name} {filename}: {stored.size} bytes, "
-                  f"sha256 {stored.sha256}")
-    print(f"kernel {image.kernel_version}; racks fetch the image on their next sync")
+    finally:
+        tasks.close()
+        store.dispose()
+    print("racks fetch the image on their next sync")
     return 0
 
 
@@ -257,6 +251,10 @@ def main(argv: list[str] | None = None) -> int:
                           concurrency=args.concurrency,
                           poll_interval=None if args.poll_interval <= 0 else args.poll_interval,
                           boot=boot, power=not args.no_power)
+        import signal
+
+        # systemd and `up` stop the rack with SIGTERM: stop its services (dnsmasq) cleanly.
+        signal.signal(signal.SIGTERM, lambda *_: agent.stop.set())
         try:
             agent.run()
         except RegionRefused as error:

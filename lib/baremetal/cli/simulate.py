@@ -41,7 +41,7 @@ def _admin_key(store: Store) -> str:
 
 
 def start_simulation(args: argparse.Namespace, database_url: str) -> subprocess.Popen:
-    from .main import die_with_parent
+    from baremetal.children import die_with_parent
 
     store = Store(database_url)
     _ensure_image(store, args)

@@ -8,6 +8,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from baremetal.children import die_with_parent
+
 DNSMASQ = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
 
 
@@ -45,7 +47,8 @@ class DhcpService:
         os.replace(self.directory / "dnsmasq.conf.new", self.config)
         self.stop()
         self.process = subprocess.Popen(self._command(self.config, "--keep-in-foreground"),
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                        preexec_fn=die_with_parent)
 
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None

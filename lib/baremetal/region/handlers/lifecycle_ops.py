@@ -154,8 +154,14 @@ def commission(call, conn: Connection, machine: Machine) -> None:  # type: ignor
     p = call.params
     for flag in ("enable_ssh", "skip_networking", "skip_storage"):
         p.boolean(flag)  # accepted as MAAS does; the ephemeral image needs neither
-    configure_bmc = not p.boolean("skip_bmc_config")
-    tests = testing_scripts(p.get("testing_scripts"))
+    start_commissioning(conn, machine, tests=testing_scripts(p.get("testing_scripts")),
+                        configure_bmc=not p.boolean("skip_bmc_config"),
+                        username=call.viewer.username, comment=p.get("comment") or "")
+
+
+def start_commissioning(conn: Connection, machine: Machine, *, tests: list[str],
+                        configure_bmc: bool, username: str, comment: str = "") -> None:
+    """The one way commissioning starts (the API and the charm's action)."""
     if machine.status not in (S.NEW, S.READY, S.FAILED_COMMISSIONING, S.BROKEN,
                               S.FAILED_TESTING, S.MISSING):
         raise _wrong_state("commission", machine)
@@ -164,9 +170,9 @@ def commission(call, conn: Connection, machine: Machine) -> None:  # type: ignor
                                  "power_parameters, or power it on by hand to PXE boot.")
     start_script_set(conn, machine.id, "commissioning", list(scripts.COMMISSIONING),
                      {"testing_scripts": tests, "configure_bmc": configure_bmc})
-    transition_machines(conn, [machine.id], S.COMMISSIONING, username=call.viewer.username,
-                        comment=p.get("comment") or "", message=f"Commissioning: {PXE}")
-    _power_job(conn, machine, "on", call.viewer.username)
+    transition_machines(conn, [machine.id], S.COMMISSIONING, username=username,
+                        comment=comment, message=f"Commissioning: {PXE}")
+    _power_job(conn, machine, "on", username)
 
 
 def test(call, conn: Connection, machine: Machine) -> None:  # type: ignore[no-untyped-def]
