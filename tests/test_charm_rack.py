@@ -92,7 +92,7 @@ def test_config_changes_restart_and_region_gone_stops(ctx):
     assert ("restart", "baremetal-rack.service") in ctx.calls
     ctx.run(ctx.on.relation_broken(relation), testing.State(relations=[relation],
                                                             secrets=[secret]))
-    assert ("stop", "baremetal-rack.service") == ctx.calls[-1]
+    assert ctx.calls[-1] == ("stop", "baremetal-rack.service")
 
 
 def test_the_rendered_unit_registers_with_a_running_region(ctx, tmp_path):

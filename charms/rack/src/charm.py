@@ -9,7 +9,6 @@ from pathlib import Path
 
 import ops
 from pydantic import BaseModel, ValidationError
-
 from rack_workload import RackWorkload
 
 log = logging.getLogger(__name__)
