@@ -69,8 +69,10 @@ def create_app(store: Store, **config: object) -> Flask:
 
     app.register_blueprint(rack_api)
     from .metadata import metadata_api
+    from .ui import configure as configure_ui
 
     app.register_blueprint(metadata_api)
+    configure_ui(app)
     app.register_error_handler(Exception, _error_response)
     return app
 

@@ -78,3 +78,8 @@ def authenticate(conn: Connection, username: str, password: str) -> User | None:
 
 def list_users(conn: Connection) -> list[User]:
     return [_user(row) for row in conn.execute(select(t.users).order_by(t.users.c.id))]
+
+
+def get_user_by_id(conn: Connection, user_id: int) -> User | None:
+    row = conn.execute(select(t.users).where(t.users.c.id == user_id)).first()
+    return None if row is None else _user(row)
