@@ -104,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     build = images_commands.add_parser(
         "build", help="build the ephemeral image from Debian packages and store it")
     _common(build)
+    from .client import add_parsers
+
+    add_parsers(commands)
     token = commands.add_parser("enlistment-token",
                                 help="print (or rotate) the token unknown machines enlist with")
     _common(token)
@@ -225,6 +228,12 @@ def build_images(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from .client import CLIENT_COMMANDS
+
+    if args.command in CLIENT_COMMANDS:
+        from .client import main as client_main
+
+        return client_main(args)
     serving = args.command in ("up", "region", "power-worker", "rack")
     logging.basicConfig(level=logging.INFO if serving else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")

@@ -80,12 +80,10 @@ def main(argv: list[str] | None = None) -> int:
 def commission_when_enlisted(farm: SimFarm, api: str, key: str, timeout: float = 600) -> None:
     """Wait until every machine of the farm has enlisted (and powered off), then commission
     each through the API, as an operator would."""
-    consumer, token, secret = key.split(":")
+    from baremetal.cli.client import oauth_header
+
     session = requests.Session()
-    session.headers["Authorization"] = (
-        f'OAuth oauth_consumer_key="{consumer}", oauth_token="{token}", '
-        f'oauth_signature_method="PLAINTEXT", oauth_signature="&{secret}", '
-        'oauth_nonce="sim", oauth_timestamp="0", oauth_version="1.0"')
+    session.headers["Authorization"] = oauth_header(key)
     macs = {m.hardware.pxe_mac for m in farm.machines}
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
