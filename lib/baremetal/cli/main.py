@@ -1,4 +1,4 @@
-"""`baremetal up | region | migrate`: run the product."""
+"""The `baremetal` command: run the region, the rack, the simulator; and talk to a region."""
 
 from __future__ import annotations
 
