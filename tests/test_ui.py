@@ -76,6 +76,23 @@ def test_a_non_admin_cannot_reach_admin_pages(api):
     assert "0 succeeded, 1 failed" in result.text and "administrator" in result.text
 
 
+def test_admins_add_users_from_settings(api):
+    _login(api.client, "admin", "admin-password")
+    page = api.client.get("/MAAS/settings").text
+    api.client.post("/MAAS/settings/users", data={
+        "csrf_token": _csrf(page), "username": "carol", "password": "carol-password",
+        "email": "c@example.com"})
+    again = api.client.post("/MAAS/settings/users", follow_redirects=True, data={
+        "csrf_token": _csrf(page), "username": "carol", "password": "carol-password"})
+    assert "already exists" in again.text and "carol" in again.text
+    api.client.post("/MAAS/accounts/logout", data={"csrf_token": _csrf(page)})
+    assert _login(api.client, "carol", "carol-password").status_code == 302
+    page = api.client.get("/MAAS/settings").text
+    refused = api.client.post("/MAAS/settings/users", data={
+        "csrf_token": _csrf(page), "username": "mallory", "password": "mallory-password"})
+    assert refused.status_code == 403
+
+
 def test_add_machine_form_comes_from_the_driver_schemas(api):
     _login(api.client, "admin", "admin-password")
     form = api.client.get("/MAAS/machines/add").text

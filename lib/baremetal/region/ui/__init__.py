@@ -343,7 +343,8 @@ def settings() -> str:
         token = enlistment_token(conn, create=False) if user.is_superuser else None
         racks = [(r, r.is_up(now)) for r in list_racks(conn)] if user.is_superuser else []
     return render_template("settings.html", tokens=tokens, users=users, token=token,
-                           racks=racks, new_key=session.pop("new_key", None))
+                           racks=racks, new_key=session.pop("new_key", None),
+                           error=session.pop("settings_error", None))
 
 
 @ui.post("/settings/keys")
@@ -355,6 +356,27 @@ def settings_keys() -> Any:
         else:
             session["new_key"] = create_token(conn, g.ui_user.id,
                                               request.form.get("name") or "web UI").api_key
+    return redirect(url_for("ui.settings"))
+
+
+@ui.post("/settings/users")
+@admin_required
+def settings_users() -> Any:
+    from sqlalchemy.exc import IntegrityError
+
+    from baremetal.store.references import create_user
+
+    form = request.form
+    username, password = form.get("username", "").strip(), form.get("password", "")
+    if not username or len(password) < 8:
+        session["settings_error"] = "A user needs a name and a password of 8 characters or more."
+        return redirect(url_for("ui.settings"))
+    try:
+        with _store().write() as conn:
+            create_user(conn, username, password, form.get("email", ""),
+                        is_superuser=form.get("is_admin") == "on")
+    except IntegrityError:
+        session["settings_error"] = f"A user named '{username}' already exists."
     return redirect(url_for("ui.settings"))
 
 
