@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,3 +128,42 @@ def stop_region(region: LiveRegion) -> None:
     except subprocess.TimeoutExpired:
         region.process.kill()
     region.store.dispose()
+
+
+def http_status(url: str) -> int:
+    """The status `url` answers with (0 when nothing answers)."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except OSError:
+        return 0
+
+
+def wait_until(predicate, timeout: float, what: str, details=None):  # type: ignore[no-untyped-def]
+    """Poll `predicate` until it returns something true (returned); else fail saying what
+    was awaited, with `details()` (e.g. a console log) when given."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = predicate()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            extra = f"\n{details()}" if details else ""
+            raise AssertionError(f"timed out waiting for {what}{extra}")
+        time.sleep(0.5)
+
+
+IMAGE_CACHE = Path("/var/cache/baremetal-test")
+
+
+def store_image(store: Store, cache: Path = IMAGE_CACHE) -> None:
+    """The real ephemeral image (Debian's kernel, our initramfs) in the region."""
+    from baremetal.images.build import build_image
+    from baremetal.store.boot import put_boot_resource
+
+    image = build_image(cache)
+    with store.write() as conn:
+        for filename, content in image.files.items():
+            put_boot_resource(conn, image.architecture, image.name, filename, content)

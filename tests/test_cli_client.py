@@ -11,14 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from baremetal.images.build import build_image
 from baremetal.sim.farm import SimFarm
 from baremetal.sim.machine import varied
-from baremetal.store.boot import put_boot_resource
 from baremetal.store.references import create_tag, create_zone
 
-from .live import BAREMETAL, start_region, stop_region
-from .test_machines_lifecycle import IMAGE_CACHE, wait_for
+from .live import BAREMETAL, start_region, stop_region, store_image, wait_until
 
 MAAS = Path(BAREMETAL).with_name("maas")
 
@@ -28,13 +25,11 @@ def setting(tmp_path_factory):
     asyncio.set_event_loop(asyncio.new_event_loop())
     directory = tmp_path_factory.mktemp("cli")
     region = start_region(directory)
-    image = build_image(IMAGE_CACHE)
+    store_image(region.store)
     with region.store.write() as conn:
-        for filename, content in image.files.items():
-            put_boot_resource(conn, image.architecture, image.name, filename, content)
         create_zone(conn, "rack-b", "second row")
         create_tag(conn, "gpu", "has a GPU")
-    wait_for(lambda: subprocess.run(["curl", "-sf", "-o", "/dev/null", f"http://127.0.0.1:"
+    wait_until(lambda: subprocess.run(["curl", "-sf", "-o", "/dev/null", f"http://127.0.0.1:"
                                      f"{region.http_port}/images/amd64/ephemeral/initrd"])
              .returncode == 0, 60, "the rack to sync the image")
     with SimFarm([varied(41), varied(42)], "127.0.0.1", region.tftp_port) as farm:

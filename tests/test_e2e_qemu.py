@@ -21,19 +21,16 @@ from pathlib import Path
 
 import pytest
 
-from baremetal.images.build import build_image
 from baremetal.sim.bmc import serve_forever
 from baremetal.sim.qemu import QemuBmc, VmSpec
-from baremetal.store.boot import put_boot_resource
 from baremetal.store.racks import rack_secret
 
 from .api import oauth_header
-from .live import BAREMETAL, start_region, stop_region
+from .live import BAREMETAL, start_region, stop_region, store_image, wait_until
 
 pytestmark = pytest.mark.e2e
 MAC = "52:54:00:e2:e0:01"
 HOST_ADDRESS = "10.254.9.1"
-IMAGE_CACHE = Path("/var/cache/baremetal-test")
 TIMINGS = Path(os.environ.get("BAREMETAL_E2E_TIMINGS", "/tmp/baremetal-e2e-timings.json"))
 
 
@@ -72,25 +69,16 @@ def api(region, method: str, path: str, data: dict | None = None):  # type: igno
 
 
 def wait_for(predicate, timeout: float, what: str, console: Path | None = None):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while True:
-        found = predicate()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            tail = console.read_text(errors="replace")[-3000:] if console and \
-                console.exists() else ""
-            raise AssertionError(f"timed out waiting for {what}\n--- console ---\n{tail}")
-        time.sleep(1)
+    """wait_until, showing the end of the VM's console when it times out."""
+    return wait_until(predicate, timeout, what, lambda: "--- console ---\n" + (
+        console.read_text(errors="replace")[-3000:] if console and console.exists() else ""))
 
 
 def test_a_qemu_vm_is_commissioned_deployed_and_released(network, tmp_path):
     region = start_region(tmp_path, command="region")
-    image = build_image(IMAGE_CACHE)
+    store_image(region.store)
     with region.store.write() as conn:
         secret = rack_secret(conn)
-        for filename, content in image.files.items():
-            put_boot_resource(conn, image.architecture, image.name, filename, content)
     rack = subprocess.Popen(
         [str(BAREMETAL), "rack", "--region-url", region.url.removesuffix("/MAAS/"),
          "--name", "e2e-rack", "--boot-dir", str(tmp_path / "rack"), "--listen", HOST_ADDRESS,

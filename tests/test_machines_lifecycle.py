@@ -10,27 +10,23 @@ import asyncio
 import base64
 import json
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from maas.client import connect
 
-from baremetal.images.build import build_image
 from baremetal.sim.farm import SimFarm
 from baremetal.sim.machine import varied
-from baremetal.store.boot import enlistment_token, put_boot_resource
+from baremetal.store.boot import enlistment_token
 
 from .api import oauth_header
-from .live import BAREMETAL, start_region, stop_region
+from .live import BAREMETAL, http_status, start_region, stop_region, store_image, wait_until
 
 COUNT = 8
 FAULTY = 3  # this machine's second disk cannot be read
 HANGS = 8  # this one's disk hangs when it is commissioned again
-IMAGE_CACHE = Path("/var/cache/baremetal-test")
 
 
 @pytest.fixture(scope="module")
@@ -39,10 +35,7 @@ def region(tmp_path_factory):
     directory = tmp_path_factory.mktemp("lifecycle")
     region = start_region(directory, env={"BAREMETAL_REPORT_TIMEOUT": "15",
                                           "BAREMETAL_MONITOR_INTERVAL": "1"})
-    image = build_image(IMAGE_CACHE)  # the real one: Debian's kernel, our initramfs
-    with region.store.write() as conn:
-        for filename, content in image.files.items():
-            put_boot_resource(conn, image.architecture, image.name, filename, content)
+    store_image(region.store)  # the real one: Debian's kernel, our initramfs
     yield region
     stop_region(region)
     log = region.log()
@@ -58,17 +51,6 @@ def api(region, method: str, path: str, data: dict | None = None):  # type: igno
         return json.load(response)
 
 
-def wait_for(predicate, timeout: float, what: str):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while True:
-        found = predicate()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.5)
-
-
 def statuses(region) -> dict[str, str]:  # type: ignore[no-untyped-def]
     return {m["hostname"]: m["status_name"] for m in api(region, "GET", "machines/")}
 
@@ -76,29 +58,19 @@ def statuses(region) -> dict[str, str]:  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="module")
 def farm(region):
     # Wait for the rack to have the image before anything boots.
-    wait_for(lambda: _status(f"http://127.0.0.1:{region.http_port}/images/amd64/ephemeral/"
+    wait_until(lambda: http_status(f"http://127.0.0.1:{region.http_port}/images/amd64/ephemeral/"
                              "initrd") == 200, 60, "the rack to sync the image")
     hardware = [varied(n, faulty_disk=n == FAULTY) for n in range(1, COUNT + 1)]
     with SimFarm(hardware, "127.0.0.1", region.tftp_port) as farm:
         yield farm
 
 
-def _status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
-    except OSError:
-        return 0
-
-
 @pytest.fixture(scope="module")
 def enlisted(region, farm):
     farm.power_on_all()  # new servers PXE boot: unknown MACs run the enlistment image
-    machines = wait_for(lambda: (lambda ms: ms if len(ms) == COUNT else None)(
+    machines = wait_until(lambda: (lambda ms: ms if len(ms) == COUNT else None)(
         api(region, "GET", "machines/")), 120, "8 machines to enlist")
-    wait_for(lambda: all(m.bmc.power == "off" for m in farm.machines), 60,
+    wait_until(lambda: all(m.bmc.power == "off" for m in farm.machines), 60,
              "the enlistment image to power the machines off")
     return {m["boot_interface"]["mac_address"]: m for m in machines}
 
@@ -107,7 +79,7 @@ def enlisted(region, farm):
 def commissioned(region, farm, enlisted):
     for machine in enlisted.values():
         api(region, "POST", f"machines/{machine['system_id']}/?op=commission")
-    wait_for(lambda: set(statuses(region).values()) == {"Ready"}, 180,
+    wait_until(lambda: set(statuses(region).values()) == {"Ready"}, 180,
              "commissioning to finish: " + repr(statuses(region)))
     return {m["boot_interface"]["mac_address"]: m for m in api(region, "GET", "machines/")}
 
@@ -200,9 +172,9 @@ def test_a_failing_test_leaves_the_machine_failed_testing(region, farm, commissi
     api(region, "POST", f"machines/{faulty}/?op=test",
         {"testing_scripts": "memory-check,disk-read"})
     api(region, "POST", f"machines/{healthy}/?op=test")  # every test
-    wait_for(lambda: api(region, "GET", f"machines/{faulty}/")["status_name"]
+    wait_until(lambda: api(region, "GET", f"machines/{faulty}/")["status_name"]
              == "Failed testing", 120, "the faulty machine to fail testing")
-    wait_for(lambda: api(region, "GET", f"machines/{healthy}/")["status_name"] == "Ready",
+    wait_until(lambda: api(region, "GET", f"machines/{healthy}/")["status_name"] == "Ready",
              120, "the healthy machine to pass")
     machine = api(region, "GET", f"machines/{faulty}/")
     assert "disk-read failed" in machine["status_message"]
@@ -236,7 +208,7 @@ def test_deploy_and_release_through_libmaas(region, farm, commissioned):
     assert sim.bmc.power == "on"  # an ephemeral deployment keeps running
     machine.release(wait=True, wait_interval=1)
     assert machine.status_name == "Ready"
-    wait_for(lambda: sim.bmc.power == "off", 30, "release to power the machine off")
+    wait_until(lambda: sim.bmc.power == "off", 30, "release to power the machine off")
     # Release with a quick erase: the machine boots the erase program, then is Ready.
     machine = client.machines.allocate(hostname=hostname)
     machine.deploy(wait=True, wait_interval=1)
@@ -263,7 +235,7 @@ def test_a_machine_that_stops_reporting_fails_after_its_deadline(region, farm, c
     sim.hardware = replace(sim.hardware, disks=disks)  # its disk now hangs when asked
     system_id = commissioned[sim.hardware.pxe_mac]["system_id"]
     api(region, "POST", f"machines/{system_id}/?op=commission")
-    machine = wait_for(lambda: (lambda m: m if m["status_name"] == "Failed commissioning"
+    machine = wait_until(lambda: (lambda m: m if m["status_name"] == "Failed commissioning"
                                 else None)(api(region, "GET", f"machines/{system_id}/")),
                        90, "the silent machine to fail")
     assert "timed out" in machine["status_message"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 import urllib.request
 
 import pytest
@@ -15,7 +14,7 @@ from baremetal.store.machines import NewMachine
 from .api import oauth_header
 from .bmcs import virtual_bmcs
 from .conftest import add_ready
-from .live import BAREMETAL, start_region, stop_region
+from .live import BAREMETAL, start_region, stop_region, wait_until
 
 
 @pytest.fixture
@@ -30,14 +29,6 @@ def _api(region, method: str, path: str):  # type: ignore[no-untyped-def]
                                      headers={"Authorization": oauth_header(region.admin_key)})
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.load(response)
-
-
-def _wait(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.2)
 
 
 def _secret(region) -> str:  # type: ignore[no-untyped-def]
@@ -57,15 +48,15 @@ def test_the_rack_registers_and_runs_power_for_the_region(region):
                                  "--poll-interval", "1", "--no-boot"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            _wait(lambda: [r["name"] for r in _api(region, "GET", "rackcontrollers/")
+            wait_until(lambda: [r["name"] for r in _api(region, "GET", "rackcontrollers/")
                            if r["status"] == "up"] == ["rack-a"], 30, "the rack to register")
             _api(region, "POST", f"machines/{system_id}/?op=power_on")
-            _wait(lambda: bmc.power == "on", 30, "the rack to power the machine on")
+            wait_until(lambda: bmc.power == "on", 30, "the rack to power the machine on")
             assert bmc.booted_from == ["network"]
             # Someone presses the button: the rack's poller notices.
             bmc.power = "off"
-            _wait(lambda: _api(region, "GET", f"machines/{system_id}/")["power_state"] == "off",
-                  30, "the poll to see the machine off")
+            wait_until(lambda: _api(region, "GET", f"machines/{system_id}/")["power_state"]
+                       == "off", 30, "the poll to see the machine off")
             assert _api(region, "GET", f"machines/{system_id}/?op=query_power_state") == {
                 "state": "off"}
         finally:

@@ -20,8 +20,16 @@ from baremetal.store.boot import enlistment_token, machine_token, put_boot_resou
 from baremetal.store.machines import NewInterface, NewMachine, get_machine, set_status
 
 from .conftest import add_ready
-from .live import BAREMETAL, free_port, start_region, stop_region, wait_for_http
-from .test_rack_agent import _secret, _wait
+from .live import (
+    BAREMETAL,
+    free_port,
+    http_status,
+    start_region,
+    stop_region,
+    wait_for_http,
+    wait_until,
+)
+from .test_rack_agent import _secret
 
 MAC = "52:54:00:aa:bb:01"
 KERNEL = os.urandom(3 << 20)
@@ -51,23 +59,13 @@ def booting(tmp_path_factory):
     http = f"http://127.0.0.1:{http_port}"
     try:
         wait_for_http(f"{http}/undionly.kpxe", rack)
-        _wait(lambda: _status(f"{http}/images/amd64/ephemeral/initrd") == 200, 30,
+        wait_until(lambda: http_status(f"{http}/images/amd64/ephemeral/initrd") == 200, 30,
               "the rack to sync the image")
         yield region, system_id, tftp_port, http, directory
     finally:
         rack.terminate()
         rack.wait(timeout=30)
         stop_region(region)
-
-
-def _status(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
-    except OSError:
-        return 0
 
 
 def _get(url: str, **headers: str) -> tuple[int, bytes]:
@@ -148,8 +146,8 @@ def test_images_are_synced_checked_and_served_with_ranges(booting):
     assert status == 206 and part == INITRD[1000:2000]
     status, tail = _get(f"{http}/images/amd64/ephemeral/initrd", Range="bytes=-100")
     assert status == 206 and tail == INITRD[-100:]
-    assert _status(f"{http}/images/amd64/ephemeral/nothing") == 404
-    assert _status(f"{http}/images/amd64/..%2f..%2fdhcp/dnsmasq.conf") == 404
+    assert http_status(f"{http}/images/amd64/ephemeral/nothing") == 404
+    assert http_status(f"{http}/images/amd64/..%2f..%2fdhcp/dnsmasq.conf") == 404
     assert (directory / "rack" / "images" / "amd64" / "ephemeral" / "vmlinuz").read_bytes() \
         == KERNEL
 

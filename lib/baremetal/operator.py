@@ -124,6 +124,46 @@ def write_unit_files(unit_path: Path, env_path: Path, unit: str,
     return changed
 
 
+class ServiceWorkload:
+    """A baremetal service on a machine (for a charm): its unit and environment files under
+    `root`, and systemctl. Subclasses name the unit and render the service."""
+
+    unit_name = ""
+    env_name = ""
+    data_name = ""
+
+    def __init__(self, charm_dir: Path, root: Path = Path("/")) -> None:
+        self.charm_dir = charm_dir
+        self.unit_path = root / "etc/systemd/system" / self.unit_name
+        self.env_path = root / "etc/baremetal" / self.env_name
+        self.data_dir = root / "var/lib" / self.data_name
+
+    @property
+    def pythonpath(self) -> str:
+        """Where a packed charm keeps the package and its dependencies."""
+        return ":".join(str(self.charm_dir / d) for d in ("venv", "lib")
+                        if (self.charm_dir / d).is_dir())
+
+    def write(self, service: RegionService | RackService) -> bool:
+        """Write the unit and its environment; whether anything changed."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return write_unit_files(self.unit_path, self.env_path, service.unit(),
+                                service.environment())
+
+    def restart(self) -> None:
+        self.systemctl("daemon-reload")
+        self.systemctl("enable", self.unit_name)
+        self.systemctl("restart", self.unit_name)
+
+    def stop(self) -> None:
+        self.systemctl("stop", self.unit_name)
+
+    def systemctl(self, *args: str) -> None:
+        import subprocess
+
+        subprocess.run(["systemctl", *args], check=True, capture_output=True, timeout=120)
+
+
 def parse_environment_file(text: str) -> dict[str, str]:
     return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
 

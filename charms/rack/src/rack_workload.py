@@ -7,20 +7,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
-from baremetal.operator import RACK_UNIT, RackService, write_unit_files
+from baremetal.operator import RACK_UNIT, RackService, ServiceWorkload
 
 PACKAGES = ["dnsmasq-base", "ipxe", "pxelinux", "syslinux-common", "ipmitool",
             "busybox-static", "iproute2"]
 
 
-class RackWorkload:
-    def __init__(self, charm_dir: Path, root: Path = Path("/")) -> None:
-        self.charm_dir = charm_dir
-        self.unit_path = root / "etc/systemd/system" / RACK_UNIT
-        self.env_path = root / "etc/baremetal/rack.env"
-        self.data_dir = root / "var/lib/baremetal-rack"
+class RackWorkload(ServiceWorkload):
+    unit_name = RACK_UNIT
+    env_name = "rack.env"
+    data_name = "baremetal-rack"
 
     def install(self) -> None:
         from charmhelpers.fetch import apt_install, apt_update
@@ -40,27 +37,8 @@ class RackWorkload:
     def service(self, region_url: str, secret: str, name: str, *, interface: str, dhcp: bool,
                 tftp_port: int, http_port: int) -> RackService:
         address = self.address_of(interface) if interface else None
-        pythonpath = ":".join(str(self.charm_dir / d) for d in ("venv", "lib")
-                              if (self.charm_dir / d).is_dir())
         return RackService(region_url=region_url, secret=secret, name=name,
                            data_dir=self.data_dir, tftp_port=tftp_port, http_port=http_port,
                            dhcp=dhcp, listen=address or "0.0.0.0", advertise=address,
-                           python=sys.executable, pythonpath=pythonpath,
+                           python=sys.executable, pythonpath=self.pythonpath,
                            environment_file=self.env_path)
-
-    def write(self, service: RackService) -> bool:
-        """Write the unit and its environment; whether anything changed."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        return write_unit_files(self.unit_path, self.env_path, service.unit(),
-                                service.environment())
-
-    def restart(self) -> None:
-        self.systemctl("daemon-reload")
-        self.systemctl("enable", RACK_UNIT)
-        self.systemctl("restart", RACK_UNIT)
-
-    def stop(self) -> None:
-        self.systemctl("stop", RACK_UNIT)
-
-    def systemctl(self, *args: str) -> None:
-        subprocess.run(["systemctl", *args], check=True, capture_output=True, timeout=120)
