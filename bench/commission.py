@@ -63,11 +63,12 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="commission-bench-"))
     cache = Path(os.environ.get("BAREMETAL_BENCH_CACHE", "/var/cache/baremetal-bench"))
     image = build_image(cache)
-    database = os.environ.get("BAREMETAL_BENCH_DATABASE_URL") or None
-    if database:
+    database = factory = None
+    if os.environ.get("BAREMETAL_BENCH_DATABASE_URL"):
         from tests.pg import DatabaseFactory
 
-        database = DatabaseFactory(database).create()
+        factory = DatabaseFactory(os.environ["BAREMETAL_BENCH_DATABASE_URL"])
+        database = factory.create()
     region = start_region(work, database_url=database)
     with region.store.write() as conn:
         for filename, content in image.files.items():
@@ -120,6 +121,9 @@ def main() -> None:
             kinds[kind] += peak_kib(pid)
     finally:
         stop_region(region)
+        if factory is not None:
+            factory.drop(database)
+            factory.close()
     print(f"{args.machines} machines commissioned at once "
           f"({'PostgreSQL' if database else 'SQLite'}): all Ready in {elapsed:.1f} s "
           f"(target < 60 s); inventory recorded: {memory['inventory']}")

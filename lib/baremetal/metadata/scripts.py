@@ -131,9 +131,17 @@ post() {  # post PATH [name=value | @name=file]...
         esac
     done
     printf -- '--%s--\r\n' "$B" >> "$T/body"
-    wget -q -O - --header "Authorization: Bearer $baremetal_token" \
-        --header "Content-Type: multipart/form-data; boundary=$B" \
-        --post-file "$T/body" "${baremetal_url}latest/$path"
+    # A report can meet a busy rack or region: try again a few times before giving up.
+    for attempt in 1 2 3 4 5; do
+        if wget -q -O "$T/answer" --header "Authorization: Bearer $baremetal_token" \
+                --header "Content-Type: multipart/form-data; boundary=$B" \
+                --post-file "$T/body" "${baremetal_url}latest/$path"; then
+            cat "$T/answer"
+            return 0
+        fi
+        sleep "$attempt"
+    done
+    return 1
 }
 
 now() { cut -d' ' -f1 /proc/uptime; }

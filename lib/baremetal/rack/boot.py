@@ -131,7 +131,9 @@ class RegionConfigs:
 
 def boot_http_app(files: BootFiles, images: ImageCache, region_url: str | None) -> Flask:
     app = Flask("baremetal.rack.http")
-    forward = requests.Session()
+    forward = requests.Session()  # to the region, for every booting machine at once
+    forward.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=64))
+    forward.mount("https://", requests.adapters.HTTPAdapter(pool_maxsize=64))
 
     @app.get("/images/<arch>/<name>/<filename>")
     def image(arch: str, name: str, filename: str) -> Response:
