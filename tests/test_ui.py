@@ -76,6 +76,19 @@ def test_a_non_admin_cannot_reach_admin_pages(api):
     assert "0 succeeded, 1 failed" in result.text and "administrator" in result.text
 
 
+def test_a_bulk_action_on_everything_that_matches_the_filter(api):
+    _login(api.client, "admin", "admin-password")
+    page = api.client.get("/MAAS/machines?zone=z1").text
+    assert "2 matching" in page
+    result = api.client.post("/MAAS/machines/action", data={
+        "csrf_token": _csrf(page), "action": "mark_broken", "select_all": "matching",
+        "zone": "z1", "comment": "rack C power feed"})
+    assert "2 succeeded, 0 failed" in result.text
+    machines = api.call("GET", "machines/", api.admin_key).get_json()
+    assert sorted((m["zone"]["name"], m["status_name"]) for m in machines) == [
+        ("default", "Ready"), ("default", "Ready"), ("z1", "Broken"), ("z1", "Broken")]
+
+
 def test_admins_add_users_from_settings(api):
     _login(api.client, "admin", "admin-password")
     page = api.client.get("/MAAS/settings").text
