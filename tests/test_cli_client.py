@@ -79,6 +79,12 @@ def test_the_cli_drives_machines_through_their_life(setting):
     bm(env, "commission", *lab, second, "--wait", "--format", "json")
     done = bm(env, "test", *lab, first, "--testing-scripts", "memory-check", "--wait")
     assert "Testing" in done.stderr and "Ready" in done.stdout
+    # results, per machine and per run, with what the scripts printed.
+    found = json.loads(bm(env, "results", *lab, first, "--type", "testing", "--format",
+                          "json").stdout)
+    assert [(r["script"], r["status"]) for r in found] == [("memory-check", "passed")]
+    printed = bm(env, "results", *lab, first, "--type", "commissioning", "--output").stdout
+    assert "MemTotal" in printed and "power_pass=********" in printed
     # power status / on / off.
     status = json.loads(bm(env, "power", "status", *lab, first, "--format", "json").stdout)
     assert status == {"system_id": first, "power_state": "off"}

@@ -143,7 +143,7 @@ def test_a_real_browser_runs_a_bulk_action(region):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     live, _ = region
     options = webdriver.ChromeOptions()
@@ -154,16 +154,22 @@ def test_a_real_browser_runs_a_bulk_action(region):
     browser = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     browser.implicitly_wait(5)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    def navigated(part: str) -> None:  # the next page is there, not the old one
+        WebDriverWait(browser, 15).until(lambda b: part in b.current_url)
+
     try:
         browser.get(live.url)
         browser.find_element(By.ID, "username").send_keys("admin")
         browser.find_element(By.ID, "password").send_keys("admin-password")
         browser.find_element(By.ID, "login").click()
+        WebDriverWait(browser, 15).until(lambda b: b.current_url.endswith("/MAAS/"))
         assert browser.find_element(By.ID, "by-status").is_displayed()
         browser.save_screenshot(str(ARTIFACTS / "dashboard.png"))
         browser.find_element(By.LINK_TEXT, "Machines").click()
+        navigated("/MAAS/machines")
         Select(browser.find_element(By.ID, "filter-tag")).select_by_visible_text("rowc")
         browser.find_element(By.ID, "apply-filters").click()
+        navigated("tag=rowc")
         assert browser.find_element(By.ID, "total").text == "3 matching"
         browser.save_screenshot(str(ARTIFACTS / "machines.png"))
         boxes = browser.find_elements(By.CSS_SELECTOR, "input.pick")
@@ -172,11 +178,14 @@ def test_a_real_browser_runs_a_bulk_action(region):
             box.click()
         Select(browser.find_element(By.ID, "bulk-action")).select_by_visible_text("Mark fixed")
         browser.find_element(By.ID, "bulk-apply").click()
+        navigated("/MAAS/machines/action")
         assert browser.find_element(By.ID, "summary").text == "2 succeeded, 1 failed"
         failed = browser.find_element(By.CSS_SELECTOR, "#results tr.bad")
         assert "rowc-2" in failed.text
         assert "Can't mark fixed a machine that is in the 'Ready' state" in failed.text
+        target = failed.get_attribute("data-system-id")
         failed.find_element(By.TAG_NAME, "a").click()
+        navigated(f"/MAAS/machines/{target}")
         assert browser.find_element(By.ID, "status").text == "Ready"
         assert "rowc-2" in browser.find_element(By.TAG_NAME, "h1").text
         browser.save_screenshot(str(ARTIFACTS / "machine.png"))

@@ -234,6 +234,8 @@ def run(args: argparse.Namespace) -> int:
                               _pairs(args.constraints, "constraint"))
         output({k: machine.get(k) for k in MACHINE_COLUMNS}, fmt)
         return 0
+    if command == "results":
+        return results(region, args, fmt)
     if command == "zones":
         output(region.call("GET", "zones/"), fmt, ("name", "description"))
     elif command == "tags":
@@ -249,6 +251,39 @@ def run(args: argparse.Namespace) -> int:
     elif command == "racks":
         output(region.call("GET", "rackcontrollers/"), fmt,
                ("name", "system_id", "status", "last_heartbeat", "version"))
+    return 0
+
+
+def results(region: Region, args: argparse.Namespace, fmt: str) -> int:
+    """Commissioning and test results: per machine and per run, which scripts passed, when,
+    and (with --output) what they printed."""
+    import base64
+
+    system_ids = args.system_ids or [m["system_id"] for m in region.call("GET", "machines/")]
+    rows = []
+    for system_id in system_ids:
+        runs = region.session.get(region.api + f"nodes/{system_id}/results/", timeout=120,
+                                  params={"include_output": "1" if args.output else "0",
+                                          **({"type": args.type} if args.type else {})})
+        if runs.status_code >= 400:
+            raise CommandError(f"{runs.status_code}: {runs.text.strip()}")
+        for run in runs.json()[:None if args.all_runs else 1]:
+            for result in run["results"]:
+                row = {"system_id": system_id, "run": run["id"], "type": run["result_type"],
+                       "script": result["name"], "status": result["status"],
+                       "exit_status": result["exit_status"], "runtime": result["runtime"],
+                       "ended": result["ended"]}
+                if args.output:
+                    row["output"] = base64.b64decode(result.get("output", "")).decode(
+                        "utf-8", "replace")
+                rows.append(row)
+    if fmt == "table" and args.output:
+        for row in rows:
+            print(f"== {row['system_id']} run {row['run']} {row['script']}: {row['status']}")
+            print(row["output"].rstrip())
+        return 0
+    output(rows, fmt, ("system_id", "run", "type", "script", "status", "exit_status",
+                       "runtime", "ended"))
     return 0
 
 
@@ -305,10 +340,16 @@ def add_parsers(commands) -> None:  # type: ignore[no-untyped-def]
     events.add_argument("--machine", help="a system id")
     events.add_argument("--limit", type=int, default=20)
     common(commands.add_parser("racks", help="rack controllers and their health"))
+    found = common(commands.add_parser("results", help="commissioning and test results, "
+                                                       "per machine and per run"))
+    found.add_argument("system_ids", nargs="*", help="(default: every machine you can see)")
+    found.add_argument("--type", choices=("commissioning", "testing"))
+    found.add_argument("--all-runs", action="store_true", help="not only the latest run")
+    found.add_argument("--output", action="store_true", help="include what scripts printed")
 
 
 CLIENT_COMMANDS = {"login", "machines", "commission", "test", "deploy", "release", "power",
-                   "allocate", "zones", "tags", "events", "racks"}
+                   "allocate", "zones", "tags", "events", "racks", "results"}
 
 
 def main(args: argparse.Namespace) -> int:
