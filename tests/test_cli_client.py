@@ -101,10 +101,12 @@ def test_the_cli_drives_machines_through_their_life(setting):
     assert "rack-b" in bm(env, "zones", *lab).stdout
     assert json.loads(bm(env, "tags", *lab, "--format", "json").stdout)[0]["name"] == "gpu"
     events = json.loads(bm(env, "events", *lab, "--machine", first, "--format", "json").stdout)
-    assert any(e["type"] == "Tests passed" or "Ready" in e["description"] for e in events) \
-        or events
-    racks = bm(env, "racks", *lab).stdout
-    assert "up" in racks
+    assert any("to 'Ready'" in e["description"] for e in events), events
+    first_hostname = next(m["hostname"] for m in listed if m["system_id"] == first)
+    assert {e["hostname"] for e in events} == {first_hostname}  # that machine's only
+    racks = json.loads(bm(env, "racks", *lab, "--format", "json").stdout)
+    assert [r["status"] for r in racks] == ["up"]
+    assert "STATUS" in bm(env, "racks", *lab).stdout.splitlines()[0]
     # Failures: a clear reason and a non-zero exit.
     failed = bm(env, "deploy", *lab, "nosuchid", check=False)
     assert failed.returncode == 1 and failed.stderr.startswith("error: 404")
