@@ -69,7 +69,8 @@ def farm(region):
 def enlisted(region, farm):
     farm.power_on_all()  # new servers PXE boot: unknown MACs run the enlistment image
     machines = wait_until(lambda: (lambda ms: ms if len(ms) == COUNT else None)(
-        api(region, "GET", "machines/")), 120, "8 machines to enlist")
+        api(region, "GET", "machines/")), 120, "8 machines to enlist",
+        lambda: "\n".join(m.last_output[-400:] for m in farm.machines))
     wait_until(lambda: all(m.bmc.power == "off" for m in farm.machines), 60,
              "the enlistment image to power the machines off")
     return {m["boot_interface"]["mac_address"]: m for m in machines}
@@ -80,7 +81,8 @@ def commissioned(region, farm, enlisted):
     for machine in enlisted.values():
         api(region, "POST", f"machines/{machine['system_id']}/?op=commission")
     wait_until(lambda: set(statuses(region).values()) == {"Ready"}, 180,
-             "commissioning to finish: " + repr(statuses(region)))
+               "commissioning to finish", lambda: repr(statuses(region)) + "\n" + "\n".join(
+                   m.last_output[-400:] for m in farm.machines))
     return {m["boot_interface"]["mac_address"]: m for m in api(region, "GET", "machines/")}
 
 

@@ -40,9 +40,6 @@ class SimFarm:
         for machine in self.machines:
             machine.bmc.power_on()
 
-    def by_mac(self, mac: str) -> SimMachine:
-        return next(m for m in self.machines if mac in {n.mac for n in m.hardware.nics})
-
     def describe(self) -> list[dict[str, str]]:
         return [{"mac": m.hardware.pxe_mac, "bmc": m.bmc_address} for m in self.machines]
 

@@ -167,8 +167,7 @@ class SimMachine:
     rack_tftp_port: int
     workdir: Path
     bmc: VirtualBmc = field(init=False)
-    boots: int = 0
-    last_output: str = ""
+    last_output: str = ""  # the end of what the image printed on its last boot
 
     def __post_init__(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -176,8 +175,6 @@ class SimMachine:
                               on_power=self._on_power)
         self._process: subprocess.Popen | None = None
         self._lock = threading.Lock()
-        self.idle = threading.Event()
-        self.idle.set()
         self._powered_off = threading.Event()
 
     @property
@@ -187,7 +184,6 @@ class SimMachine:
     def _on_power(self, bmc: VirtualBmc, state: str) -> None:
         if state == "on":
             # An empty disk is not bootable: the firmware falls through to the network.
-            self.idle.clear()
             self._powered_off.clear()
             threading.Thread(target=self._boot_safely, name=f"sim-{self.hardware.pxe_mac}",
                              daemon=True).start()
@@ -204,23 +200,19 @@ class SimMachine:
     def _boot_safely(self, attempts: int = 20) -> None:
         """Boot; when the network boot fails (no rack yet, no image yet), try again a few
         seconds later while powered on, as PXE firmware does."""
-        try:
-            for _ in range(attempts):
-                try:
-                    self.boot()
-                    return
-                except Exception as error:
-                    log.warning("%s: network boot failed (%s); retrying",
-                                self.hardware.pxe_mac, error)
-                    self.last_output = f"boot failed: {error}"
-                if self.bmc.power != "on" or self._powered_off.wait(3):
-                    return
-        finally:
-            self.idle.set()
+        for _ in range(attempts):
+            try:
+                self.boot()
+                return
+            except Exception as error:
+                log.warning("%s: network boot failed (%s); retrying",
+                            self.hardware.pxe_mac, error)
+                self.last_output = f"boot failed: {error}"
+            if self.bmc.power != "on" or self._powered_off.wait(3):
+                return
 
     def boot(self) -> None:
         self._kill()
-        self.boots += 1
         mac = self.hardware.pxe_mac.replace(":", "-")
         config = io.BytesIO()
         client = tftpy.TftpClient(self.rack_host, self.rack_tftp_port,

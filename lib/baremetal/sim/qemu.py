@@ -28,7 +28,6 @@ class QemuBmc(VirtualBmc):
         super().__init__(username, password, port, on_power=self._power)
         self.spec = spec
         self.process: subprocess.Popen | None = None
-        self.starts = 0
 
     def command(self) -> list[str]:
         s = self.spec
@@ -45,7 +44,6 @@ class QemuBmc(VirtualBmc):
     def _power(self, bmc: VirtualBmc, state: str) -> None:
         if state == "on":
             self._stop_vm()
-            self.starts += 1
             self.process = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
                                             stdout=subprocess.DEVNULL,
                                             stderr=subprocess.DEVNULL)
