@@ -23,13 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from baremetal.images.build import build_image  # noqa: E402
 from baremetal.sim.farm import SimFarm  # noqa: E402
 from baremetal.sim.machine import varied  # noqa: E402
-from baremetal.store.boot import put_boot_resource  # noqa: E402
 from baremetal.store.machines import NewInterface, NewMachine, create_machines  # noqa: E402
 from tests.api import oauth_header  # noqa: E402
-from tests.live import start_region, stop_region  # noqa: E402
+from tests.live import start_region, stop_region, store_image  # noqa: E402
 
 
 def children(pid: int) -> list[int]:
@@ -62,7 +60,6 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="commission-bench-"))
     cache = Path(os.environ.get("BAREMETAL_BENCH_CACHE", "/var/cache/baremetal-bench"))
-    image = build_image(cache)
     database = factory = None
     if os.environ.get("BAREMETAL_BENCH_DATABASE_URL"):
         from tests.pg import DatabaseFactory
@@ -70,9 +67,7 @@ def main() -> None:
         factory = DatabaseFactory(os.environ["BAREMETAL_BENCH_DATABASE_URL"])
         database = factory.create()
     region = start_region(work, database_url=database)
-    with region.store.write() as conn:
-        for filename, content in image.files.items():
-            put_boot_resource(conn, image.architecture, image.name, filename, content)
+    store_image(region.store, cache)
     hardware = [varied(n) for n in range(1, args.machines + 1)]
 
     def call(method: str, path: str) -> object:

@@ -48,9 +48,11 @@ def test_the_archive_has_what_charmcraft_packs(packed, name, tmp_path):
         archive.extractall(tmp_path)
     # src/charm.py imports with the packed lib and src first on the path (ops and the
     # binary dependencies come from this interpreter: the venv/ wheels are for 3.12).
-    check = ("import sys; sys.path[:0] = ['lib', 'src']; import charm, baremetal; "
-             "assert baremetal.__file__.startswith('lib/') or '/lib/baremetal' in "
-             "baremetal.__file__, baremetal.__file__; print(charm.__name__)")
+    # The baremetal imported must be the packed one, not this checkout's.
+    check = ("import os, sys; sys.path[:0] = ['lib', 'src']; import charm, baremetal; "
+             "packed = os.path.realpath(baremetal.__file__); "
+             "assert packed.startswith(os.path.realpath('lib') + '/'), packed; "
+             "print(charm.__name__)")
     done = subprocess.run([sys.executable, "-c", check], cwd=tmp_path, capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 0, done.stderr

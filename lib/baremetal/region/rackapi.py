@@ -192,8 +192,7 @@ def boot_config() -> Response:
     with _store().read() as conn:
         target = boot_target(conn, body.mac, create_token=False)
         token = enlistment_token(conn, create=False) if target.status is None else None
-    if (target.status is not None and target.token is None) or (
-            target.status is None and token is None):
+    if (token if target.status is None else target.token) is None:  # first boot: make it
         with _store().write() as conn:
             target = boot_target(conn, body.mac)
             token = enlistment_token(conn) if target.status is None else None

@@ -83,7 +83,7 @@ def _replace_param(query: str, key: str, value: object) -> str:
 def _load_user() -> Response | None:
     g.ui_user = None
     user_id = session.get("user_id")
-    if user_id is not None:
+    if user_id is not None and request.endpoint != "ui.static":
         with _store().read() as conn:
             g.ui_user = get_user_by_id(conn, user_id)
     if request.method == "POST":
@@ -278,12 +278,17 @@ def machine_action(system_id: str) -> Any:
 @ui.get("/machines/add")
 @admin_required
 def add_machine() -> str:
+    return _add_machine_form(None, {})
+
+
+def _add_machine_form(error: str | None, form) -> str:  # type: ignore[no-untyped-def]
+    """The form, with one fieldset per power driver from its settings schema."""
     with _store().read() as conn:
         zones = [z.name for z in list_zones(conn)]
         pools = [p.name for p in list_pools(conn)]
     drivers = {name: describe_fields(cls.settings) for name, cls in DRIVERS.items()}
     return render_template("add_machine.html", drivers=drivers, zones=zones, pools=pools,
-                           error=None, form={})
+                           error=error, form=form)
 
 
 @ui.post("/machines/add")
@@ -322,12 +327,7 @@ def add_machine_post() -> Any:
             return redirect(url_for("ui.machine", system_id=system_id))
         except (IntegrityError, LookupError, ValueError) as failed:
             error = f"The machine was not added: {str(failed).splitlines()[0]}"
-    with _store().read() as conn:
-        zones = [z.name for z in list_zones(conn)]
-        pools = [p.name for p in list_pools(conn)]
-    drivers = {name: describe_fields(cls.settings) for name, cls in DRIVERS.items()}
-    return render_template("add_machine.html", drivers=drivers, zones=zones, pools=pools,
-                           error=error, form=form), 400
+    return _add_machine_form(error, form), 400
 
 
 # Settings: API keys (yours), users, the enlistment token and racks (admins).
