@@ -20,6 +20,7 @@ from baremetal.store.references import (
 )
 
 from .conftest import add_ready
+from .images import add_os_images
 
 API = "/MAAS/api/2.0/"
 BMC_PASSWORD = "bmc-Secret-9f3k"
@@ -72,4 +73,5 @@ def build_api(store: Store) -> Api:
                                                  model="QEMU HARDDISK", serial=f"S{n}")])
         for n in range(4)
     ])
+    add_os_images(store)
     return Api(app.test_client(), store, *keys)

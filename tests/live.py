@@ -19,6 +19,8 @@ from baremetal.store import Store
 from baremetal.store.accounts import create_token
 from baremetal.store.references import create_user
 
+from .images import add_os_images
+
 BAREMETAL = Path(sys.executable).with_name("baremetal")
 
 
@@ -88,7 +90,8 @@ def start_bmcs(count: int, username: str = "admin", password: str = "password",
 
 
 def start_region(directory: Path, database_url: str | None = None,
-                 command: str = "up", env: dict[str, str] | None = None) -> LiveRegion:
+                 command: str = "up", env: dict[str, str] | None = None,
+                 build_os_image: bool = False) -> LiveRegion:
     """`baremetal up` (region and an in-process power worker) or `baremetal region`."""
     url = database_url or f"sqlite:///{directory / 'region.db'}"
     port = free_port()
@@ -102,10 +105,12 @@ def start_region(directory: Path, database_url: str | None = None,
         user = create_user(conn, "alice", "alice-password", "alice@example.com")
         admin_key = create_token(conn, admin.id, "tests").api_key
         user_key = create_token(conn, user.id, "tests").api_key
+    add_os_images(store)
     tftp_port, http_port = free_port("udp"), free_port()
     extra = [] if command != "up" else [
         "--boot-dir", str(directory / "rack"), "--listen", "127.0.0.1", "--tftp-port",
-        str(tftp_port), "--http-port", str(http_port), "--no-dhcp"]
+        str(tftp_port), "--http-port", str(http_port), "--no-dhcp",
+        *([] if build_os_image else ["--no-os-image"])]
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [str(BAREMETAL), command, "--database-url", url, "--port", str(port),
@@ -161,9 +166,8 @@ IMAGE_CACHE = Path("/var/cache/baremetal-test")
 def store_image(store: Store, cache: Path = IMAGE_CACHE) -> None:
     """The real ephemeral image (Debian's kernel, our initramfs) in the region."""
     from baremetal.images.build import build_image
-    from baremetal.store.boot import put_boot_resource
+    from baremetal.images.library import store_busybox
 
     image = build_image(cache)
-    with store.write() as conn:
-        for filename, content in image.files.items():
-            put_boot_resource(conn, image.architecture, image.name, filename, content)
+    store_busybox(store, image.architecture, image.files["vmlinuz"], image.files["initrd"],
+                  image.kernel_version)

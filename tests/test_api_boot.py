@@ -89,17 +89,22 @@ def test_images_build_makes_a_bootable_image_from_debian_packages(tmp_path):
                           timeout=600)
     assert done.returncode == 0, done.stderr
     assert "amd64/generic ephemeral vmlinuz" in done.stdout
+    from baremetal.images.files import ImageFiles
     from baremetal.store import Store
-    from baremetal.store.boot import boot_resource_content, list_boot_resources
+    from baremetal.store.images import list_resources
 
     store = Store(url)
     with store.read() as conn:
-        resources = {r.filename: r for r in list_boot_resources(conn)}
-        assert set(resources) == {"vmlinuz", "initrd"}
-        sha256, kernel = boot_resource_content(conn, resources["vmlinuz"].id)
-        _, initrd = boot_resource_content(conn, resources["initrd"].id)
+        [resource] = list_resources(conn)
     store.dispose()
-    assert hashlib.sha256(kernel).hexdigest() == sha256 == resources["vmlinuz"].sha256
+    assert (resource["name"], resource["rtype"]) == ("ephemeral", "Generated")
+    files = resource["sets"][0]["files"]
+    assert {f["filetype"] for f in files.values()} == {"boot-kernel", "boot-initrd"}
+    # The bytes are on disk beside the database, named by their sha256; not in rows.
+    library = ImageFiles(tmp_path / "images")
+    kernel = library.path(files["vmlinuz"]["sha256"]).read_bytes()
+    initrd = library.path(files["initrd"]["sha256"]).read_bytes()
+    assert hashlib.sha256(kernel).hexdigest() == files["vmlinuz"]["sha256"]
     assert kernel[0x202:0x206] == b"HdrS"  # a bzImage
     listing = subprocess.run(["cpio", "-t"], input=gzip.decompress(initrd),
                              capture_output=True, timeout=60).stdout.decode().split()

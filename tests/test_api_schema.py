@@ -49,6 +49,8 @@ SCHEMAS: dict[str, dict[str, set[str]]] = {
     "tag": {REQUIRED: {"name", "definition", "comment", "kernel_opts", "resource_uri"},
             NULLABLE: set()},
     "user": {REQUIRED: {"username", "email", "is_superuser", "is_local"}, NULLABLE: set()},
+    "boot-resource": {REQUIRED: {"id", "type", "name", "architecture", "subarches",
+                                 "resource_uri"}, NULLABLE: set()},
 }
 
 
@@ -150,7 +152,20 @@ def test_files_round_trip(api):
     assert get(api, "files/", api.user_key) == []
 
 
-def test_boot_resources_and_static_routes_are_lists(api):
-    assert get(api, "boot-resources/") == []
+def test_boot_resources_have_the_shape_juju_reads(api):
+    resources = get(api, "boot-resources/")
+    assert {r["name"] for r in resources} == {"debian/bookworm", "ubuntu/jammy",
+                                              "ubuntu/noble"}
+    for resource in resources:
+        check("boot-resource", resource)
+        assert resource["architecture"] == "amd64/generic"
+        assert resource["type"] == "Generated"
+    detail = get(api, f"boot-resources/{resources[0]['id']}/")
+    [version] = detail["sets"].values()
+    assert version["complete"] is True
+    assert all(f["complete"] and len(f["sha256"]) == 64 for f in version["files"].values())
+
+
+def test_static_routes_and_racks_are_lists(api):
     assert get(api, "static-routes/") == []
     assert get(api, "rackcontrollers/") == []

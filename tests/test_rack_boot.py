@@ -13,10 +13,11 @@ import urllib.request
 
 import pytest
 
+from baremetal.images.library import store_busybox
 from baremetal.models import NodeStatus
 from baremetal.rack.agent import RegionClient
 from baremetal.rack.boot import ImageCache
-from baremetal.store.boot import enlistment_token, machine_token, put_boot_resource
+from baremetal.store.boot import enlistment_token, machine_token
 from baremetal.store.machines import NewInterface, NewMachine, get_machine, set_status
 
 from .conftest import add_ready
@@ -41,9 +42,7 @@ def booting(tmp_path_factory):
     """A region with an image and a commissioning machine, and a rack serving boot."""
     directory = tmp_path_factory.mktemp("rackboot")
     region = start_region(directory, command="region")
-    with region.store.write() as conn:
-        put_boot_resource(conn, "amd64/generic", "ephemeral", "vmlinuz", KERNEL)
-        put_boot_resource(conn, "amd64/generic", "ephemeral", "initrd", INITRD)
+    store_busybox(region.store, "amd64/generic", KERNEL, INITRD, "test")
     [system_id] = add_ready(region.store, [NewMachine(
         hostname="pxe1", interfaces=[NewInterface(name="eth0", mac_address=MAC)])])
     with region.store.write() as conn:
@@ -157,13 +156,15 @@ def test_an_image_whose_checksum_does_not_match_is_not_installed(booting, tmp_pa
     client = RegionClient(region.url.removesuffix("/MAAS/"), _secret(region))
     listed = client.post("/config", {"system_id": "nobody"})["images"]
     cache = ImageCache(tmp_path / "images", client)
-    tampered = [{**image, "sha256": "0" * 64} for image in listed]
+    tampered = [{**image, "sha256": "0" * 64} for image in listed
+                if image["name"] == "ephemeral"]
     problems = cache.sync(tampered)
     assert len(problems) == 2 and all("checksum mismatch" in p for p in problems)
     assert not any(path.is_file() for path in (tmp_path / "images").rglob("*"))
     assert cache.sync(listed) == []
     vmlinuz = cache.path("amd64/generic", "ephemeral", "vmlinuz")
-    assert vmlinuz.read_bytes() == KERNEL and cache.checksum(vmlinuz) == listed[0]["sha256"]
+    [kernel] = [image for image in listed if image["filename"] == "vmlinuz"]
+    assert vmlinuz.read_bytes() == KERNEL and cache.checksum(vmlinuz) == kernel["sha256"]
 
 
 def test_tftp_refuses_paths_outside_the_boot_files(booting):

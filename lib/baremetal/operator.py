@@ -308,20 +308,20 @@ class Tasks:
             raise TaskError(str(error)) from None
 
     def build_images(self, cache: Path) -> list[dict[str, Any]]:
-        """Build the ephemeral image and store it; what was stored."""
+        """Build the busybox environment and store it; what was stored."""
         from baremetal.images.build import ImageBuildError, build_image
-        from baremetal.store.boot import put_boot_resource
+        from baremetal.images.library import store_busybox
+        from baremetal.store.images import get_resource
 
         try:
             image = build_image(cache)
         except ImageBuildError as error:
             raise TaskError(str(error)) from None
-        stored = []
-        with self.store.write() as conn:
-            for filename, content in image.files.items():
-                resource = put_boot_resource(conn, image.architecture, image.name, filename,
-                                             content)
-                stored.append({"architecture": image.architecture, "name": image.name,
-                               "filename": filename, "size": resource.size,
-                               "sha256": resource.sha256})
-        return stored
+        resource_id = store_busybox(self.store, image.architecture, image.files["vmlinuz"],
+                                    image.files["initrd"], image.kernel_version)
+        with self.store.read() as conn:
+            found = get_resource(conn, resource_id)
+        newest = found["sets"][0] if found and found["sets"] else {"files": {}}
+        return [{"architecture": image.architecture, "name": image.name,
+                 "filename": item["filename"], "size": item["size"], "sha256": item["sha256"]}
+                for item in newest["files"].values()]

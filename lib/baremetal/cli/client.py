@@ -346,6 +346,7 @@ def add_parsers(commands) -> None:  # type: ignore[no-untyped-def]
     found.add_argument("--type", choices=("commissioning", "testing"))
     found.add_argument("--all-runs", action="store_true", help="not only the latest run")
     found.add_argument("--output", action="store_true", help="include what scripts printed")
+    return common
 
 
 CLIENT_COMMANDS = {"login", "machines", "commission", "test", "deploy", "release", "power",

@@ -72,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(up)
     _serve(up)
     _boot(up)
+    up.add_argument("--no-os-image", action="store_true",
+                    help="do not build the default OS image on first start")
     up.add_argument("--simulate", type=int, default=0, metavar="N",
                     help="also run N simulated machines that PXE boot from this rack, "
                          "enlist and are commissioned")
@@ -99,14 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
     _boot(rack)
     rack.add_argument("--no-power", action="store_true",
                       help="do not run power jobs (another worker does)")
-    images = commands.add_parser("images", help="boot images")
-    images_commands = images.add_subparsers(dest="images_command", required=True)
-    build = images_commands.add_parser(
-        "build", help="build the ephemeral image from Debian packages and store it")
-    _common(build)
+    from . import images
     from .client import add_parsers
 
-    add_parsers(commands)
+    common = add_parsers(commands)
+    images.add_parser(commands, common, _common)
     token = commands.add_parser("enlistment-token",
                                 help="print (or rotate) the token unknown machines enlist with")
     _common(token)
@@ -131,12 +130,16 @@ def build_parser() -> argparse.ArgumentParser:
 def serve(args: argparse.Namespace) -> int:
     from .serve import run_gunicorn
 
+    os.environ.setdefault("BAREMETAL_DATA_DIR", str(args.data_dir))  # images live there too
     store = open_store(args)
     url = store.url
+    needs_image = args.command == "up" and not args.no_os_image and _needs_os_image(store)
     store.dispose()  # the workers open their own connections
     print(f"baremetal region: http://{args.host}:{args.port}/MAAS/ (database: "
           f"{url.split('@')[-1]})", flush=True)
     children = []
+    if needs_image:
+        children.append(start_os_image_build(args, url))
     if args.command == "up" and not args.no_boot:
         children.append(start_local_rack(args, url))
         if args.simulate > 0:
@@ -151,6 +154,33 @@ def serve(args: argparse.Namespace) -> int:
             child.terminate()
             child.wait(timeout=30)
     return 0
+
+
+def _needs_os_image(store: Store) -> bool:
+    from baremetal.store.config import get_config, series_image_name
+    from baremetal.store.images import available_names
+
+    with store.read() as conn:
+        wanted = series_image_name(get_config(conn, "default_osystem"),
+                                   get_config(conn, "default_distro_series"))
+        return wanted not in available_names(conn)
+
+
+def start_os_image_build(args: argparse.Namespace, database_url: str):  # type: ignore[no-untyped-def]
+    """As MAAS imports images on its first start: the default OS image is built in the
+    background (a child process; cached by its inputs), while the API already answers.
+    Its progress is in the log, `baremetal images list` and the UI."""
+    import subprocess
+
+    from baremetal.children import die_with_parent
+    from baremetal.store.config import DEFAULTS
+
+    name = f"{DEFAULTS['default_osystem']}/{DEFAULTS['default_distro_series']}"
+    print(f"baremetal up: no {name} image yet; building it in the background", flush=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "baremetal.cli", "images", "build", "--os", name,
+         "--database-url", database_url, "--data-dir", str(args.data_dir)],
+        preexec_fn=die_with_parent)
 
 
 def start_local_rack(args: argparse.Namespace, database_url: str):  # type: ignore[no-untyped-def]
@@ -205,31 +235,19 @@ def power_worker(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_images(args: argparse.Namespace) -> int:
-    from baremetal.operator import TaskError, Tasks
-
-    store = open_store(args)
-    print("building the ephemeral image (kernel from linux-image-amd64, busybox initramfs)",
-          flush=True)
-    tasks = Tasks(store.url)
-    try:
-        for stored in tasks.build_images(args.data_dir / "cache"):
-            print(f"{stored['architecture']} {stored['name']} {stored['filename']}: "
-                  f"{stored['size']} bytes, sha256 {stored['sha256']}")
-    except TaskError as error:
-        print(f"images build: {error}", file=sys.stderr)
-        return 1
-    finally:
-        tasks.close()
-        store.dispose()
-    print("racks fetch the image on their next sync")
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from .client import CLIENT_COMMANDS
 
+    if args.command == "images" and args.images_command != "build":
+        from .client import CommandError
+        from .images import client
+
+        try:
+            return client(args)
+        except CommandError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
     if args.command in CLIENT_COMMANDS:
         from .client import main as client_main
 
@@ -279,7 +297,13 @@ def main(argv: list[str] | None = None) -> int:
             print(rack_secret(conn))
         return 0
     if args.command == "images":
-        return build_images(args)
+        from .images import build
+
+        store = open_store(args)
+        try:
+            return build(args, store)
+        finally:
+            store.dispose()
     if args.command == "enlistment-token":
         from baremetal.store.boot import enlistment_token, rotate_enlistment_token
 

@@ -15,16 +15,16 @@ from baremetal.store import Store
 
 def _ensure_image(store: Store, args: argparse.Namespace) -> None:
     from baremetal.images.build import build_image
-    from baremetal.store.boot import list_boot_resources, put_boot_resource
+    from baremetal.images.library import store_busybox
+    from baremetal.store.images import BUSYBOX, boot_files
 
     with store.read() as conn:
-        if list_boot_resources(conn):
+        if boot_files(conn, BUSYBOX, "amd64"):
             return
     print("simulate: no boot image yet; building it (`baremetal images build`)", flush=True)
     image = build_image(args.data_dir / "cache")
-    with store.write() as conn:
-        for filename, content in image.files.items():
-            put_boot_resource(conn, image.architecture, image.name, filename, content)
+    store_busybox(store, image.architecture, image.files["vmlinuz"], image.files["initrd"],
+                  image.kernel_version)
 
 
 def _admin_key(store: Store) -> str:

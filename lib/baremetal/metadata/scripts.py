@@ -226,3 +226,45 @@ def render(purpose: str, *, system_id: str | None = None, names: list[str] | Non
     return _PROGRAM.render(purpose=purpose, system_id=system_id, scripts=scripts,
                            configure_bmc=configure_bmc or purpose == "enlist",
                            stress_seconds=stress_seconds)
+
+
+CLOUD_INIT_RUNNER = r'''#!/bin/sh
+# baremetal: the user data of a machine in the real OS environment. cloud-init runs it;
+# it reads the kernel command line (metadata URL, token, BOOTIF) as the busybox image's
+# init does, runs what the region serves for the machine's state, then powers off unless
+# told to stay.
+: > /run/baremetal.env
+for word in $(cat /proc/cmdline); do
+    case "$word" in
+        baremetal.*=*|BOOTIF=*)
+            key="${word%%=*}"; key="$(echo "$key" | tr . _)"
+            echo "$key='${word#*=}'" >> /run/baremetal.env ;;
+    esac
+done
+. /run/baremetal.env
+export baremetal_url baremetal_token baremetal_purpose baremetal_system_id BOOTIF
+mkdir -p /baremetal
+cat > /baremetal/run <<'BAREMETAL_RUN'
+{run}
+BAREMETAL_RUN
+chmod +x /baremetal/run
+echo "baremetal: ${baremetal_purpose:-unknown} via ${baremetal_url}"
+/baremetal/run
+if [ -e /tmp/baremetal-stay ]; then
+    echo "baremetal: staying up"
+    exit 0
+fi
+echo "baremetal: done; powering off"
+sync
+nohup sh -c 'sleep 2; systemctl poweroff' > /dev/null 2>&1 &
+exit 0
+'''
+
+
+def cloud_init_runner() -> str:
+    """The user data that makes cloud-init run the region's program (the same `run`
+    script the busybox image runs)."""
+    from importlib import resources
+
+    run = (resources.files("baremetal.images") / "initramfs" / "run").read_text()
+    return CLOUD_INIT_RUNNER.replace("{run}", run.rstrip("\n"))

@@ -40,7 +40,7 @@ class ImageCache:
         self._verified: dict[Path, str] = {}
 
     def path(self, architecture: str, name: str, filename: str) -> Path:
-        return self.root / architecture.split("/", 1)[0] / name / filename
+        return self.root / architecture.split("/", 1)[0] / name / filename  # name: os/release
 
     def checksum(self, path: Path) -> str | None:
         """The sha256 of an installed image file (verified), or None."""
@@ -135,7 +135,7 @@ def boot_http_app(files: BootFiles, images: ImageCache, region_url: str | None) 
     forward.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=64))
     forward.mount("https://", requests.adapters.HTTPAdapter(pool_maxsize=64))
 
-    @app.get("/images/<arch>/<name>/<filename>")
+    @app.get("/images/<arch>/<path:name>/<filename>")
     def image(arch: str, name: str, filename: str) -> Response:
         path = images.path(arch, name, filename)
         checksum = images.checksum(path)  # only verified files are served
@@ -154,6 +154,7 @@ def boot_http_app(files: BootFiles, images: ImageCache, region_url: str | None) 
         headers = {k: v for k, v in request.headers.items()
                    if k.lower() in ("authorization", "content-type", "accept")}
         headers["X-Forwarded-For"] = request.remote_addr or ""
+        headers["X-Forwarded-Host"] = request.host  # the preseed names the rack's address
         try:
             answer = forward.request(
                 request.method, f"{region_url.rstrip('/')}/MAAS/metadata/{rest}",

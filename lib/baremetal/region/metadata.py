@@ -17,6 +17,7 @@ lifecycle monitor fails a machine that stops reporting, saying what it last repo
 from __future__ import annotations
 
 import hmac
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -24,6 +25,7 @@ from flask import Blueprint, Response, current_app, request
 from sqlalchemy import Connection, select, update
 
 from baremetal import lifecycle
+from baremetal.boot.decisions import preseed_nonce
 from baremetal.metadata import scripts
 from baremetal.metadata.inventory import parse, redact
 from baremetal.models import NodeStatus
@@ -43,7 +45,8 @@ from baremetal.store.scripts import (
     start_script_set,
 )
 
-from .errors import BadRequest, Conflict, Unauthorized
+from .auth import oauth_parameters
+from .errors import BadRequest, Conflict, NotFound, Unauthorized
 from .handlers.lifecycle_ops import RELEASED
 
 S = NodeStatus
@@ -62,12 +65,32 @@ def _text(body: str, status: int = 200) -> Response:
     return Response(body, status, mimetype="text/plain")
 
 
+def _oauth_machine(conn: Connection, header: str):  # type: ignore[no-untyped-def]
+    """cloud-init's MAAS datasource signs with OAuth 1 PLAINTEXT: the token key is the
+    machine's system_id and the token secret its metadata token."""
+    params = oauth_parameters(header) or {}
+    if params.get("oauth_signature_method", "PLAINTEXT") != "PLAINTEXT":
+        raise Unauthorized("Unsupported OAuth signature method: use PLAINTEXT.")
+    consumer_secret, sep, secret = params.get("oauth_signature", "").partition("&")
+    m, mt = t.machines, t.machine_tokens
+    row = conn.execute(select(m, mt.c.token.label("metadata_token"))
+                       .join(mt, mt.c.machine_id == m.c.id)
+                       .where(m.c.system_id == params.get("oauth_token", ""))).first()
+    if row is None or not sep or consumer_secret or not hmac.compare_digest(
+            row.metadata_token.encode(), secret.encode()):
+        raise Unauthorized("Unknown machine credentials.")
+    return row
+
+
 def _caller(conn: Connection):  # type: ignore[no-untyped-def]
     """The machine row the token belongs to, or ENLIST for the enlistment token."""
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
     token = token.strip()
+    if scheme.lower() == "oauth":
+        return _oauth_machine(conn, header)
     if scheme != "Bearer" or not token:
-        raise Unauthorized("Machines authenticate with their token (Bearer).")
+        raise Unauthorized("Machines authenticate with their token (Bearer or OAuth).")
     m, mt = t.machines, t.machine_tokens
     row = conn.execute(select(m).join(mt, mt.c.machine_id == m.c.id)
                        .where(mt.c.token == token)).first()
@@ -130,13 +153,112 @@ def heartbeat() -> Response:
     return _text("ok")
 
 
-@metadata_api.get("/latest/user-data")
-def user_data() -> Response:
+# cloud-init's MAAS datasource: meta-data and user-data under a dated version or latest.
+VERSIONS = ("2012-03-01", "2009-04-04", "latest")
+META_DATA = ("instance-id", "local-hostname", "public-keys", "vendor-data")
+RUNS_PROGRAM = {S.COMMISSIONING, S.TESTING, S.DISK_ERASING, S.RESCUE_MODE,
+                S.ENTERING_RESCUE_MODE}
+
+
+def _version(version: str) -> None:
+    if version not in VERSIONS:
+        raise NotFound(f"Unknown metadata version '{version}'.")
+
+
+@metadata_api.get("/<version>/meta-data/")
+def meta_data_index(version: str) -> Response:
+    _version(version)
+    return _text("\n".join(META_DATA) + "\n")
+
+
+@metadata_api.get("/<version>/meta-data/<key>")
+def meta_data(version: str, key: str) -> Response:
+    _version(version)
     with _store().read() as conn:
         machine = _machine(conn)
+        keys = list_ssh_keys(conn, machine.owner_id) if machine.owner_id else []
+    if key == "instance-id":
+        return _text(machine.system_id)
+    if key == "local-hostname":
+        return _text(machine.hostname)
+    if key == "public-keys":
+        if not keys:
+            raise NotFound("The owner has no SSH keys.")
+        return _text("".join(f"{item['key']}\n" for item in keys))
+    raise NotFound(f"No meta-data '{key}'.")
+
+
+@metadata_api.get("/<version>/user-data")
+def user_data(version: str) -> Response:
+    """In the ephemeral environment (commissioning, testing, erasing, rescue), the program
+    that runs the region's scripts; otherwise the user data given at deploy."""
+    _version(version)
+    with _store().read() as conn:
+        machine = _machine(conn)
+    if S(machine.status) in RUNS_PROGRAM:
+        return Response(scripts.cloud_init_runner(), mimetype="application/octet-stream")
     if not machine.user_data:
         return _text("", 404)
     return Response(bytes(machine.user_data), mimetype="application/octet-stream")
+
+
+@metadata_api.get("/latest/by-id/<system_id>/<nonce>/")
+def preseed(system_id: str, nonce: str) -> Response:
+    """The cloud-config a netbooting machine's cloud-init reads from the kernel command
+    line (`cloud-config-url`): the MAAS datasource with the machine's credentials and the
+    status webhook. Anonymous, as cloud-init fetches it before it has credentials, but
+    only with the nonce of the machine's current boot, and only while it netboots."""
+    if request.args.get("op") != "get_preseed":
+        raise BadRequest("Unrecognised signature: only op=get_preseed.")
+    m, mt = t.machines, t.machine_tokens
+    with _store().read() as conn:
+        row = conn.execute(select(m.c.system_id, m.c.status, mt.c.token)
+                           .join(mt, mt.c.machine_id == m.c.id)
+                           .where(m.c.system_id == system_id)).first()
+    if row is None or S(row.status) not in PURPOSE and S(row.status) not in RUNS_PROGRAM \
+            or not hmac.compare_digest(preseed_nonce(row.token, row.system_id, row.status),
+                                       nonce):
+        raise NotFound("No preseed for this machine now.")
+    host = request.headers.get("X-Forwarded-Host") or request.host
+    base = f"http://{host}/MAAS/metadata/"
+    credentials = {"consumer_key": row.system_id, "token_key": row.system_id,
+                   "token_secret": row.token}
+    config = {"datasource": {"MAAS": {"metadata_url": base, **credentials}},
+              "reporting": {"maas": {"type": "webhook",
+                                     "endpoint": f"{base}status/{row.system_id}",
+                                     **credentials}}}
+    return _text("#cloud-config\n" + json.dumps(config, indent=1) + "\n")
+
+
+@metadata_api.post("/status/<system_id>")
+def status_event(system_id: str) -> Response:
+    """cloud-init's (and an installer's) reporting webhook: JSON events. A report pushes
+    the deadline out; a top-level FAIL while deploying fails the deployment."""
+    try:
+        event = json.loads(request.get_data() or b"{}")
+    except ValueError:
+        raise BadRequest("The body is not JSON.") from None
+    if not isinstance(event, dict):
+        raise BadRequest("The body is not a JSON object.")
+    missing = [k for k in ("event_type", "origin", "name", "description") if k not in event]
+    if missing:
+        raise BadRequest(f"Missing parameter(s) in the event: {', '.join(missing)}.")
+    with _store().write() as conn:
+        machine = _machine(conn)
+        if machine.system_id != system_id:
+            raise Unauthorized("These credentials are another machine's.")
+        status = S(machine.status)
+        name = str(event["name"])[:120]
+        result = str(event.get("result", ""))
+        if status in PURPOSE or status in RUNS_PROGRAM:
+            _reported(conn, machine, f"{event['origin']} {name} {event['event_type']}"
+                      + (f" ({result})" if result else ""))
+        if status is S.DEPLOYING and event["event_type"] == "finish" and result == "FAIL" \
+                and "/" not in name:
+            reason = f"{event['origin']} {name} failed: {str(event['description'])[:200]}"
+            transition_machines(conn, [machine.id], S.FAILED_DEPLOYMENT, expected=status,
+                                message=f"Failed deployment: {reason}", comment=reason)
+    return Response(status=204)
 
 
 @metadata_api.get("/latest/ssh-keys")

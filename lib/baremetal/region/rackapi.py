@@ -7,22 +7,19 @@ from dataclasses import asdict
 from datetime import timedelta
 from typing import Literal
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request, send_file
 from pydantic import BaseModel, Field
 
 from baremetal import __version__
-from baremetal.boot.decisions import decide
+from baremetal.boot.decisions import BUSYBOX, BootImage, BootTarget, decide, preseed_nonce
 from baremetal.boot.render import RENDERERS
+from baremetal.images.files import ImageFiles
 from baremetal.models import PowerState
 from baremetal.power import DRIVERS
 from baremetal.store import power as power_jobs
-from baremetal.store.boot import (
-    boot_resource_content,
-    boot_target,
-    dhcp_for_rack,
-    enlistment_token,
-    list_boot_resources,
-)
+from baremetal.store.boot import boot_target, dhcp_for_rack, enlistment_token
+from baremetal.store.config import get_config, series_image_name
+from baremetal.store.images import boot_files, get_file, serving_files
 from baremetal.store.racks import HEARTBEAT_INTERVAL, heartbeat, register_rack, secret_matches
 
 from .errors import NotFound, Unauthorized
@@ -176,8 +173,22 @@ def config() -> Response:
     rack = _body(ConfigRequest).system_id
     with _store().read() as conn:
         dhcp = dhcp_for_rack(conn, rack)
-        images = [asdict(resource) for resource in list_boot_resources(conn)]
+        images = serving_files(conn)
     return jsonify({"dhcp": dhcp, "images": images})
+
+
+def commissioning_image(conn, target: BootTarget) -> BootImage:  # type: ignore[no-untyped-def]
+    """The real OS environment (commissioning_distro_series) when its image is complete
+    for the machine's architecture; else the busybox one."""
+    if target.system_id is None or target.token is None:
+        return BUSYBOX
+    name = series_image_name(get_config(conn, "commissioning_osystem"),
+                             get_config(conn, "commissioning_distro_series"))
+    files = boot_files(conn, name, target.architecture.split("/", 1)[0] or "amd64")
+    if files is None or "squashfs" not in files:
+        return BUSYBOX
+    return BootImage(name, files["boot-kernel"], files["boot-initrd"], files["squashfs"],
+                     preseed_nonce(target.token, target.system_id, int(target.status or 0)))
 
 
 @rack_api.post("/boot-config")
@@ -196,18 +207,25 @@ def boot_config() -> Response:
         with _store().write() as conn:
             target = boot_target(conn, body.mac)
             token = enlistment_token(conn) if target.status is None else None
+    with _store().read() as conn:
+        image = commissioning_image(conn, target)
     decision = decide(target, http_base=base, metadata_url=f"{base}/MAAS/metadata/",
-                      enlistment_token=token)
+                      enlistment_token=token, image=image)
     return jsonify({"purpose": decision.purpose.value,
                     "config": RENDERERS[body.loader](decision)})
 
 
-@rack_api.get("/images/<int:resource_id>")
-def image(resource_id: int) -> Response:
+@rack_api.get("/images/<int:file_id>")
+def image(file_id: int) -> Response:
+    """An image file, streamed from the region's disk (Range requests resume)."""
     with _store().read() as conn:
-        found = boot_resource_content(conn, resource_id)
-    if found is None:
-        raise NotFound("No such boot resource.")
-    sha256, content = found
-    return Response(content, mimetype="application/octet-stream",
-                    headers={"X-Checksum-Sha256": sha256})
+        found = get_file(conn, file_id)
+    if found is None or not found.complete:
+        raise NotFound("No such boot resource file (or it is not complete).")
+    path = ImageFiles(_store().images_dir).path(found.sha256)
+    if not path.is_file():
+        raise NotFound(f"{found.filename}: the file is missing from the region's disk.")
+    response = send_file(path, mimetype="application/octet-stream", conditional=True,
+                         etag=found.sha256)
+    response.headers["X-Checksum-Sha256"] = found.sha256
+    return response

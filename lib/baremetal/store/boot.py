@@ -4,10 +4,8 @@ DHCP configuration of the VLANs a rack serves), boot images, and the boot target
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 import secrets
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
@@ -144,44 +142,6 @@ def dhcp_for_rack(conn: Connection, rack_system_id: str) -> list[dict[str, Any]]
                     "dns_servers": list(subnet.dns_servers or []), "ranges": dynamic,
                     "reservations": hosts})
     return out
-
-
-# Boot images.
-
-@dataclass(frozen=True)
-class BootResource:
-    id: int
-    architecture: str
-    name: str
-    filename: str
-    sha256: str
-    size: int
-
-
-def put_boot_resource(conn: Connection, architecture: str, name: str, filename: str,
-                      content: bytes) -> BootResource:
-    b = t.boot_resources
-    values = {"sha256": hashlib.sha256(content).hexdigest(), "size": len(content),
-              "content": content, "created": utcnow()}
-    where = (b.c.architecture == architecture, b.c.name == name, b.c.filename == filename)
-    if conn.execute(update(b).where(*where).values(**values)).rowcount == 0:
-        conn.execute(insert(b).values(architecture=architecture, name=name, filename=filename,
-                                      **values))
-    row = conn.execute(select(b.c.id).where(*where)).one()
-    return BootResource(row.id, architecture, name, filename, values["sha256"], len(content))
-
-
-def list_boot_resources(conn: Connection) -> list[BootResource]:
-    b = t.boot_resources
-    return [BootResource(r.id, r.architecture, r.name, r.filename, r.sha256, r.size)
-            for r in conn.execute(select(b.c.id, b.c.architecture, b.c.name, b.c.filename,
-                                         b.c.sha256, b.c.size).order_by(b.c.id))]
-
-
-def boot_resource_content(conn: Connection, resource_id: int) -> tuple[str, bytes] | None:
-    b = t.boot_resources
-    row = conn.execute(select(b.c.sha256, b.c.content).where(b.c.id == resource_id)).first()
-    return None if row is None else (row.sha256, bytes(row.content))
 
 
 # Booting machines.

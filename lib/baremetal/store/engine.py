@@ -25,6 +25,19 @@ def default_database_url(data_dir: str | os.PathLike[str]) -> str:
     return f"sqlite:///{path}"
 
 
+def default_images_dir(url: str) -> Path:
+    """Where the region keeps image files: $BAREMETAL_IMAGES_DIR, else beside an SQLite
+    database, else the data directory (every process of a region finds the same place)."""
+    configured = os.environ.get("BAREMETAL_IMAGES_DIR")
+    if configured:
+        return Path(configured)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        return Path(parsed.database).parent / "images"
+    data = os.environ.get("BAREMETAL_DATA_DIR")
+    return (Path(data) if data else Path.home() / ".local" / "share" / "baremetal") / "images"
+
+
 def normalise_url(url: str) -> str:
     """`postgresql://` and `postgres://` mean psycopg 3 here."""
     parsed = make_url(url)
@@ -41,9 +54,11 @@ class Store:
     instead of failing half way. On PostgreSQL writers rely on row locks.
     """
 
-    def __init__(self, url: str, **engine_options: object) -> None:
+    def __init__(self, url: str, images_dir: str | os.PathLike[str] | None = None,
+                 **engine_options: object) -> None:
         self.url = normalise_url(url)
         self.engine: Engine = _create_engine(self.url, **engine_options)
+        self.images_dir = Path(images_dir) if images_dir else default_images_dir(self.url)
 
     @property
     def is_sqlite(self) -> bool:

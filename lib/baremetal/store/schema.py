@@ -317,18 +317,77 @@ reserved_ips = Table(
     Column("comment", Text, nullable=False, default=""),
 )
 
-# Boot images (kernel, initrd, ...), kept in the database so that every region unit serves
-# the same bytes; racks download them once and check the sha256.
+# Boot images, as MAAS models them: a resource (an OS or custom image for an architecture)
+# has sets (versions), each with files (boot-kernel, boot-initrd, squashfs, root-tgz, ...).
+# The bytes live on disk in the region's image directory, named by sha256 (images/files.py);
+# a file is `complete` only once all its bytes are there and match its sha256.
 boot_resources = Table(
     "boot_resources", metadata, _id(),
+    Column("rtype", String(16), nullable=False),  # Synced, Uploaded, Generated
+    Column("name", String(64), nullable=False),  # debian/bookworm, custom/foo, ephemeral
     Column("architecture", String(64), nullable=False),  # amd64/generic
-    Column("name", String(64), nullable=False),  # ephemeral
-    Column("filename", String(64), nullable=False),  # vmlinuz, initrd
-    Column("sha256", String(64), nullable=False),
-    Column("size", BigInteger, nullable=False),
-    Column("content", LargeBinary, nullable=False),
+    Column("title", String(255), nullable=False),
     Column("created", DateTime, nullable=False),
-    UniqueConstraint("architecture", "name", "filename"),
+    Column("updated", DateTime, nullable=False),
+    UniqueConstraint("name", "architecture"),
+)
+
+boot_resource_sets = Table(
+    "boot_resource_sets", metadata, _id(),
+    Column("resource_id", ForeignKey("boot_resources.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    Column("version", String(64), nullable=False),
+    Column("label", String(32), nullable=False),
+    Column("created", DateTime, nullable=False),
+    UniqueConstraint("resource_id", "version"),
+)
+
+boot_resource_files = Table(
+    "boot_resource_files", metadata, _id(),
+    Column("set_id", ForeignKey("boot_resource_sets.id", ondelete="CASCADE"), nullable=False,
+           index=True),
+    Column("filename", String(64), nullable=False),
+    Column("filetype", String(32), nullable=False),
+    Column("sha256", String(64), nullable=False, index=True),
+    Column("size", BigInteger, nullable=False),
+    Column("received", BigInteger, nullable=False),  # bytes of an upload so far
+    Column("complete", Boolean, nullable=False),
+    UniqueConstraint("set_id", "filename"),
+)
+
+# Where images are imported from (simplestreams mirrors) and what is taken from each.
+boot_sources = Table(
+    "boot_sources", metadata, _id(),
+    Column("url", String(1024), nullable=False),
+    Column("keyring_filename", String(1024), nullable=False),
+    Column("keyring_data", LargeBinary, nullable=False),
+    Column("created", DateTime, nullable=False),
+    Column("updated", DateTime, nullable=False),
+)
+
+boot_source_selections = Table(
+    "boot_source_selections", metadata, _id(),
+    Column("boot_source_id", ForeignKey("boot_sources.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    Column("os", String(32), nullable=False),
+    Column("release", String(64), nullable=False),
+    Column("arches", JSON, nullable=False),
+    Column("subarches", JSON, nullable=False),
+    Column("labels", JSON, nullable=False),
+    UniqueConstraint("boot_source_id", "os", "release"),
+)
+
+# Long image work (an import, a build): its state and progress, for the API, CLI and UI.
+image_activity = Table(
+    "image_activity", metadata,
+    Column("name", String(64), primary_key=True),  # import, build:debian/bookworm
+    Column("state", String(16), nullable=False),  # running, stopping, done, failed, stopped
+    Column("step", String(64), nullable=False),
+    Column("done_bytes", BigInteger, nullable=False),
+    Column("total_bytes", BigInteger, nullable=False),
+    Column("message", Text, nullable=False),
+    Column("started", DateTime, nullable=False),
+    Column("updated", DateTime, nullable=False),
 )
 
 # The token a booting machine presents to the metadata API (on its kernel command line);

@@ -7,6 +7,7 @@ from . import (  # noqa: F401
     events,
     files,
     general,
+    images,
     machine,
     machines,
     network,

@@ -16,6 +16,8 @@ from baremetal.metadata import scripts
 from baremetal.models import Machine, NodeStatus
 from baremetal.store import schema as t
 from baremetal.store.catalog import record_event
+from baremetal.store.config import get_config, series_image_name
+from baremetal.store.images import available_names, get_activity
 from baremetal.store.machines import transition_machines, update_machine
 from baremetal.store.power import enqueue_power_job
 from baremetal.store.scripts import start_script_set
@@ -32,8 +34,7 @@ RELEASABLE = {S.ALLOCATED, S.RESERVED, S.BROKEN, S.DEPLOYING, S.DEPLOYED,
               S.FAILED_DEPLOYMENT, S.FAILED_DISK_ERASING, S.FAILED_RELEASING}
 ABORT_TO = {S.COMMISSIONING: S.NEW, S.DEPLOYING: S.ALLOCATED, S.TESTING: S.READY,
             S.DISK_ERASING: S.FAILED_DISK_ERASING}
-SERIES = {"focal": "20.04", "jammy": "22.04", "noble": "24.04"}
-DEFAULT_SERIES = "jammy"
+SERIES = {"focal": "20.04", "jammy": "22.04", "noble": "24.04"}  # Ubuntu's numbers
 
 
 def require_owner_or_admin(call, machine: Machine, verb: str) -> None:  # type: ignore[no-untyped-def]
@@ -51,19 +52,47 @@ def _wrong_state(verb: str, machine: Machine) -> Conflict:
     return Conflict(f"Can't {verb} a machine that is in the '{machine.status.label}' state")
 
 
-def normalise_series(value: str | None) -> tuple[str, str]:
-    """`jammy`, `ubuntu/jammy`, `ubuntu/22.04` and `22.04` all mean ('ubuntu', 'jammy')."""
-    if not value:
-        return "ubuntu", DEFAULT_SERIES
-    osystem, _, series = value.rpartition("/")
-    if osystem not in ("", "ubuntu"):
-        raise BadRequest(f"distro_series: '{value}' is not an available release "
-                         f"(use one of: {', '.join(SERIES)}).")
-    for name, number in SERIES.items():
-        if series in (name, number):
-            return "ubuntu", name
-    raise BadRequest(f"distro_series: '{value}' is not an available release "
-                     f"(use one of: {', '.join(SERIES)}).")
+def _image_progress(conn: Connection, name: str) -> str | None:
+    """How far a running build or import of `name` is, if one runs."""
+    for activity in (get_activity(conn, f"build:{name}"), get_activity(conn, "import")):
+        if activity and activity["state"] in ("running", "stopping"):
+            done = activity["done_bytes"] / (1 << 20)
+            total = activity["total_bytes"] / (1 << 20)
+            kind = "built" if activity["name"].startswith("build:") else "imported"
+            amount = f"{done:.0f} of {total:.0f} MiB" if total else f"{done:.0f} MiB so far"
+            return f"it is being {kind} ({activity['step']}; {amount})"
+    return None
+
+
+def choose_image(conn: Connection, value: str | None) -> tuple[str, str]:
+    """(osystem, series) of an available image for `distro_series`: `debian/bookworm`,
+    `bookworm`, `ubuntu/22.04`, `22.04`, `custom/NAME`; the region's default when empty.
+    Anything else is refused, naming what is available; an image still being built or
+    imported is a 409 saying how far it is."""
+    available = available_names(conn)
+    wanted = value.strip() if value else series_image_name(
+        get_config(conn, "default_osystem"), get_config(conn, "default_distro_series"))
+    osystem, _, series = wanted.rpartition("/")
+    series = {number: name for name, number in SERIES.items()}.get(series, series)
+    if osystem:
+        candidates = [f"{osystem}/{series}"]
+    else:
+        candidates = [name for name in available if name.rpartition("/")[2] == series] or \
+            [f"{get_config(conn, 'default_osystem')}/{series}"]
+    for name in candidates:
+        if name in available:
+            found_os, _, found_series = name.partition("/")
+            return found_os, found_series
+    for name in candidates:
+        progress = _image_progress(conn, name)
+        if progress:
+            raise Conflict(f"{name} is not ready yet: {progress}. Deploy when `baremetal "
+                           "images list` shows it ready.")
+    listed = ", ".join(available) if available else (
+        "none yet: build one with `baremetal images build --os debian/bookworm`, or import "
+        "or upload one")
+    raise BadRequest(f"distro_series: '{wanted}' is not an available image (available: "
+                     f"{listed}).")
 
 
 def decode_user_data(value: str | None) -> bytes | None:
@@ -78,7 +107,7 @@ def decode_user_data(value: str | None) -> bytes | None:
 def deploy(call, conn: Connection, machine: Machine) -> None:  # type: ignore[no-untyped-def]
     _refuse_locked(machine, "deploy")
     p = call.params
-    osystem, series = normalise_series(p.get("distro_series"))
+    osystem, series = choose_image(conn, p.get("distro_series"))
     user_data = decode_user_data(p.get("user_data"))
     if p.boolean("install_to_disk", False):
         raise BadRequest("install_to_disk: deployment to disk is not available yet; "

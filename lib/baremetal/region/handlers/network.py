@@ -1,4 +1,4 @@
-"""fabrics/, vlans, subnets/, spaces/, domains/, static-routes/, boot-resources/ and
+"""fabrics/, vlans, subnets/, spaces/, domains/, static-routes/ and
 rackcontrollers/: what Juju reads to understand the network and the region."""
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from baremetal.store.boot import (
     create_ip_range,
     create_reserved_ip,
     delete_ip_range,
-    list_boot_resources,
     list_ip_ranges,
     list_reserved_ips,
     set_vlan_dhcp,
@@ -44,8 +43,6 @@ spaces = registry.resource("SpacesHandler", "/spaces/", "Manage spaces.")
 domains = registry.resource("DomainsHandler", "/domains/", "Manage DNS domains.")
 static_routes = registry.resource("StaticRoutesHandler", "/static-routes/",
                                   "Static routes between subnets.")
-boot_resources = registry.resource("BootResourcesHandler", "/boot-resources/",
-                                   "The boot images the region holds.")
 ip_ranges = registry.resource("IPRangesHandler", "/ipranges/",
                               "Address ranges of subnets: dynamic (DHCP) or reserved.")
 ip_range = registry.resource("IPRangeHandler", "/ipranges/{range_id}/", "One address range.")
@@ -215,23 +212,6 @@ def read_domains(call):  # type: ignore[no-untyped-def]
 def read_static_routes(call):  # type: ignore[no-untyped-def]
     """Static routes; this region defines none."""
     return []
-
-
-@boot_resources.action("GET")
-def read_boot_resources(call):  # type: ignore[no-untyped-def]
-    """Boot images held by the region (`baremetal images build`), with their files'
-    sizes and sha256 checksums."""
-    with call.store.read() as conn:
-        found = list_boot_resources(conn)
-    images: dict[tuple[str, str], dict] = {}
-    for resource in found:
-        image = images.setdefault((resource.architecture, resource.name), {
-            "id": resource.id, "type": "Uploaded", "name": f"baremetal/{resource.name}",
-            "architecture": resource.architecture,
-            "subarches": resource.architecture.split("/", 1)[-1], "files": {},
-            "resource_uri": f"{API_ROOT}/boot-resources/{resource.id}/"})
-        image["files"][resource.filename] = {"sha256": resource.sha256, "size": resource.size}
-    return list(images.values())
 
 
 def _network_error(call, create):  # type: ignore[no-untyped-def]
