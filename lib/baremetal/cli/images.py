@@ -111,8 +111,12 @@ def build(args: argparse.Namespace, store) -> int:  # type: ignore[no-untyped-de
             tasks.close()
         print("racks fetch the image on their next sync")
         return 0
+    import signal
+
     from baremetal.images.builds import BuildFailed, build_and_store
 
+    # Stopped (by `up` ending, or systemd): unwind, so the build's chroot mounts are undone.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     progress = BuildProgress()
     started = time.monotonic()
     try:

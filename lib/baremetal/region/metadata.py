@@ -234,6 +234,8 @@ def preseed(system_id: str, nonce: str) -> Response:
 def status_event(system_id: str) -> Response:
     """cloud-init's (and an installer's) reporting webhook: JSON events. A report pushes
     the deadline out; a top-level FAIL while deploying fails the deployment."""
+    with _store().read() as conn:
+        _machine(conn)  # credentials first: 401 before any word about the body
     try:
         event = json.loads(request.get_data() or b"{}")
     except ValueError:

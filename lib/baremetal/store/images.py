@@ -261,12 +261,12 @@ def update_activity(conn: Connection, name: str, **values: Any) -> str | None:
 def get_activity(conn: Connection, name: str) -> dict[str, Any] | None:
     a = t.image_activity
     row = conn.execute(select(a).where(a.c.name == name)).first()
-    return None if row is None else dict(row._mapping)
+    return None if row is None else row._asdict()
 
 
 def list_activity(conn: Connection) -> list[dict[str, Any]]:
     a = t.image_activity
-    return [dict(r._mapping) for r in conn.execute(select(a).order_by(a.c.name))]
+    return [r._asdict() for r in conn.execute(select(a).order_by(a.c.name))]
 
 
 def request_stop(conn: Connection, name: str) -> bool:

@@ -133,8 +133,8 @@ def import_resources(call):  # type: ignore[no-untyped-def]
     """Import the selected images from the boot sources, in the background."""
     call.require_admin()
     started = importer.start_import(call.store)
-    return "Import of boot resources started" if started else \
-        "Import of boot resources is already running"
+    return Response("Import of boot resources started" if started else
+                    "Import of boot resources is already running", mimetype="text/plain")
 
 
 @resources.action("GET", "is_importing")
@@ -160,7 +160,7 @@ def stop_import(call):  # type: ignore[no-untyped-def]
     call.require_admin()
     with call.store.write() as conn:
         request_stop(conn, importer.ACTIVITY)
-    return "Import of boot resources is being stopped"
+    return Response("Import of boot resources is being stopped", mimetype="text/plain")
 
 
 @resource.action("GET")
