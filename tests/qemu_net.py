@@ -56,7 +56,10 @@ def api(region, method: str, path: str, data: dict | None = None):  # type: igno
         "Authorization": oauth_header(region.admin_key)})
     with urllib.request.urlopen(request, timeout=60) as response:
         text = response.read()
-    return json.loads(text) if text else None
+        kind = response.headers.get("Content-Type", "")
+    if not text:
+        return None
+    return json.loads(text) if kind.startswith("application/json") else text.decode()
 
 
 def wait_for(predicate, timeout: float, what: str, console: Path | None = None):  # type: ignore[no-untyped-def]

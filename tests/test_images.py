@@ -254,8 +254,9 @@ def test_import_stops_when_asked(api, tmp_path):
     while api.call("GET", "boot-resources/?op=is_importing", api.admin_key).get_json():
         assert time.monotonic() < deadline, "the import did not stop"
         time.sleep(0.1)
-    with api.store.read() as conn:
-        assert get_activity(conn, "import")["state"] == "stopped"
+    [activity] = api.call("GET", "boot-resources/?op=activity", api.admin_key).get_json()
+    assert activity["name"] == "import" and activity["state"] == "stopped"
+    assert activity["message"] == "stopped by request" and activity["total_bytes"] > 1 << 30
     assert _serving(api)["debian/bookworm"] == "20260101"  # the image in service stays
 
 

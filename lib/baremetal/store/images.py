@@ -258,15 +258,20 @@ def update_activity(conn: Connection, name: str, **values: Any) -> str | None:
     return None if row is None else row.state
 
 
+def _plain(row: Any) -> dict[str, Any]:
+    # Column names are str subclasses (quoted_name), which orjson refuses as keys.
+    return {str(key): value for key, value in row._asdict().items()}
+
+
 def get_activity(conn: Connection, name: str) -> dict[str, Any] | None:
     a = t.image_activity
     row = conn.execute(select(a).where(a.c.name == name)).first()
-    return None if row is None else row._asdict()
+    return None if row is None else _plain(row)
 
 
 def list_activity(conn: Connection) -> list[dict[str, Any]]:
     a = t.image_activity
-    return [r._asdict() for r in conn.execute(select(a).order_by(a.c.name))]
+    return [_plain(r) for r in conn.execute(select(a).order_by(a.c.name))]
 
 
 def request_stop(conn: Connection, name: str) -> bool:
