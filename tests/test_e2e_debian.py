@@ -168,3 +168,33 @@ def test_the_build_cache_is_keyed_by_inputs():
                                      packages=(*inputs.packages, "vim")).key
     assert inputs.key == BuildInputs(mirror="http://deb.example/debian").key
     assert default_cache().is_absolute()
+
+
+def test_up_builds_the_default_image_in_the_background_on_first_start(debian_image, tmp_path):
+    """As MAAS imports on first start: `up` answers at once and builds debian/bookworm in a
+    child (a cache hit here, the module's build having filled the cache); `images list`
+    shows it ready; commissioning and deploys then have it."""
+    from .live import wait_until
+
+    region = start_region(tmp_path, build_os_image=True)
+    try:
+        def built():  # type: ignore[no-untyped-def]
+            work = [a for a in api(region, "GET", "boot-resources/?op=activity")
+                    if a["name"] == "build:debian/bookworm"]
+            return work and work[0]["state"] in ("done", "failed") and work[0]
+        outcome = wait_until(built, 300, "the background build", region.log)
+        assert outcome["state"] == "done", outcome
+        resources = {r["name"]: r for r in api(region, "GET", "boot-resources/")}
+        assert resources["debian/bookworm"]["type"] == "Generated"
+        env = {**os.environ, "BAREMETAL_CONFIG_DIR": str(tmp_path / "config")}
+        login = subprocess.run([str(BAREMETAL), "login", "e2e", region.url, region.admin_key],
+                               capture_output=True, text=True, timeout=60, env=env)
+        assert login.returncode == 0, login.stderr
+        listing = subprocess.run([str(BAREMETAL), "images", "list"], capture_output=True,
+                                 text=True, timeout=60, env=env)
+        assert listing.returncode == 0, listing.stderr
+        [line] = [x for x in listing.stdout.splitlines() if "debian/bookworm" in x]
+        assert "Generated" in line and "ready" in line and "MiB" in line
+        assert "no debian/bookworm image yet; building it in the background" in region.log()
+    finally:
+        stop_region(region)
