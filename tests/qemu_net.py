@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import threading
+import time
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -120,3 +121,25 @@ class Vm:
     def close(self) -> None:
         self.stop.set()
         self.bmc.close()
+
+
+def commission(region, vm: Vm, timeout: float, what: str, **params: str) -> tuple[dict, float]:  # type: ignore[no-untyped-def]
+    """Commission the VM and wait until it is Ready or failed: (machine, seconds)."""
+    started = time.monotonic()
+    api(region, "POST", f"machines/{vm.system_id}/?op=commission", params)
+    machine = wait_for(lambda: (lambda m: m if m["status_name"] in (
+        "Ready", "Failed commissioning") else None)(
+            api(region, "GET", f"machines/{vm.system_id}/")), timeout, what, vm.console)
+    return machine, time.monotonic() - started
+
+
+def check_inventory(machine: dict, mac: str, memory_mib: int) -> None:
+    """The VM's real hardware, as its kernel saw it: 2 CPUs, its memory less what the
+    firmware and kernel keep, a 2 GiB virtio disk, its one NIC, booted from that NIC."""
+    assert machine["status_name"] == "Ready", machine["status_message"]
+    assert machine["cpu_count"] == 2
+    assert memory_mib * 0.85 <= machine["memory"] <= memory_mib
+    assert [(d["name"], d["size"]) for d in machine["blockdevice_set"]] == [("vda", 2 << 30)]
+    assert [i["mac_address"] for i in machine["interface_set"]] == [mac]
+    assert machine["boot_interface"]["mac_address"] == mac
+    assert "e1000" in machine["interface_set"][0]["tags"]

@@ -20,7 +20,16 @@ from pathlib import Path
 import pytest
 
 from .live import start_region, stop_region, store_image
-from .qemu_net import Vm, api, serve_dhcp, start_rack, vm_network, wait_for
+from .qemu_net import (
+    Vm,
+    api,
+    check_inventory,
+    commission,
+    serve_dhcp,
+    start_rack,
+    vm_network,
+    wait_for,
+)
 
 pytestmark = pytest.mark.e2e
 MAC = "52:54:00:e2:e0:01"
@@ -44,21 +53,8 @@ def test_a_qemu_vm_is_commissioned_deployed_and_released(network, tmp_path):
         vm = Vm(region, tmp_path, MAC, network)
         system_id, bmc, console = vm.system_id, vm.bmc, vm.console
 
-        started = time.monotonic()
-        api(region, "POST", f"machines/{system_id}/?op=commission", {"skip_bmc_config": "1"})
-        ready = wait_for(lambda: (lambda m: m if m["status_name"] in (
-            "Ready", "Failed commissioning") else None)(
-                api(region, "GET", f"machines/{system_id}/")), 300, "commissioning", console)
-        to_ready = time.monotonic() - started
-        assert ready["status_name"] == "Ready", ready["status_message"]
-        # The VM's real hardware, as its kernel saw it.
-        assert ready["cpu_count"] == 2
-        assert 900 <= ready["memory"] <= 1024
-        assert [(d["name"], d["size"]) for d in ready["blockdevice_set"]] == [
-            ("vda", 2 << 30)]
-        assert [i["mac_address"] for i in ready["interface_set"]] == [MAC]
-        assert ready["boot_interface"]["mac_address"] == MAC
-        assert "e1000" in ready["interface_set"][0]["tags"]
+        ready, to_ready = commission(region, vm, 300, "commissioning", skip_bmc_config="1")
+        check_inventory(ready, MAC, 1024)
         wait_for(lambda: bmc.process is None, 60, "the image to power the VM off")
 
         started = time.monotonic()

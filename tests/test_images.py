@@ -12,6 +12,7 @@ import io
 import os
 import subprocess
 import time
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -215,6 +216,22 @@ def test_an_unsigned_index_is_only_taken_from_a_source_without_a_keyring(api, tm
     assert "debian/bookworm" in _serving(api)
 
 
+def test_an_interrupted_download_resumes_where_it_stopped(api, tmp_path):
+    files = {"boot-kernel": KERNEL, "boot-initrd": INITRD, "squashfs": SQUASHFS}
+    write_mirror(tmp_path / "m", "bookworm", "20261205", files)
+    [squashfs] = (tmp_path / "m").rglob("squashfs")
+    squashfs.write_bytes(SQUASHFS[:120_000])  # the mirror's copy is cut short
+    _source(api, f"file://{tmp_path / 'm'}/")
+    outcome = _import(api)
+    assert "truncated: 120000 of 200000 bytes" in outcome["message"]
+    # Now the first part on the mirror is garbage: only a download that resumes at
+    # byte 120000 (keeping what it had) ends with the right sha256.
+    squashfs.write_bytes(b"\0" * 120_000 + SQUASHFS[120_000:])
+    assert _import(api)["state"] == "done"
+    assert _serving(api)["debian/bookworm"] == "20261205"
+    assert ImageFiles(api.store.images_dir).path(_sha(SQUASHFS)).read_bytes() == SQUASHFS
+
+
 def test_a_full_disk_fails_the_import_and_keeps_nothing(tmp_path):
     mount = tmp_path / "small"
     mount.mkdir()
@@ -258,6 +275,33 @@ def test_import_stops_when_asked(api, tmp_path):
     assert activity["name"] == "import" and activity["state"] == "stopped"
     assert activity["message"] == "stopped by request" and activity["total_bytes"] > 1 << 30
     assert _serving(api)["debian/bookworm"] == "20260101"  # the image in service stays
+
+
+def test_a_failed_build_names_its_step_and_what_it_printed(tmp_path):
+    from .live import BAREMETAL, free_port
+
+    url = f"sqlite:///{tmp_path / 'build.db'}"
+    run = lambda *extra: subprocess.run(  # noqa: E731
+        [str(BAREMETAL), "images", "build", "--database-url", url, "--cache",
+         str(tmp_path / "cache"), *extra], capture_output=True, text=True, timeout=300)
+    refused = run("--os", "debian/sid")
+    assert refused.returncode == 1
+    assert "can only build debian/bookworm (not 'debian/sid')" in refused.stderr
+    failed = run("--os", "debian/bookworm", "--mirror",
+                 f"http://127.0.0.1:{free_port()}/debian")  # nothing listens there
+    assert failed.returncode == 1 and "Traceback" not in failed.stderr
+    assert "images build: step 'bootstrap' failed: debootstrap --variant=minbase exited 1" \
+        in failed.stderr
+    assert "Failed getting release file" in failed.stderr  # what debootstrap said
+    store = Store(url)
+    with store.read() as conn:
+        outcome = get_activity(conn, "build:debian/bookworm")
+        assert list_resources(conn) == []
+    store.dispose()
+    assert outcome["state"] == "failed" and "step 'bootstrap'" in outcome["message"]
+    # The work directory (and its chroot mounts) is gone.
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == ["debs"]
+    assert str(tmp_path) not in Path("/proc/mounts").read_text()
 
 
 # Deploying an image.

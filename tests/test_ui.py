@@ -191,3 +191,19 @@ def test_a_real_browser_runs_a_bulk_action(region):
         browser.save_screenshot(str(ARTIFACTS / "machine.png"))
     finally:
         browser.quit()
+
+
+def test_settings_show_images_and_the_progress_of_image_work(api):
+    from baremetal.store.images import start_activity, update_activity
+
+    with api.store.write() as conn:
+        start_activity(conn, "import", "downloading root.squashfs", total_bytes=300 << 20)
+        update_activity(conn, "import", done_bytes=120 << 20)
+    _login(api.client, "admin", "admin-password")
+    page = api.client.get("/MAAS/settings").text
+    section = page[page.index('id="images"'):]
+    for name in ("debian/bookworm", "ubuntu/jammy", "ubuntu/noble"):
+        assert f"<td>{name}</td><td>amd64/generic</td><td>Generated</td>" in section
+    assert ">ready<" in section
+    assert "import: running &mdash; downloading root.squashfs (120.0 MiB of 300.0 MiB)" \
+        in section

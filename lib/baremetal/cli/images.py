@@ -28,6 +28,8 @@ def add_parser(commands, common, local) -> None:  # type: ignore[no-untyped-def]
                        help="a deployable OS, e.g. debian/bookworm (default: the busybox "
                             "environment simulated machines use)")
     build.add_argument("--arch", default="amd64")
+    build.add_argument("--mirror", default="",
+                       help="the Debian mirror (default: the one this machine's apt uses)")
     build.add_argument("--cache", type=Path, default=None,
                        help="build cache (default: $BAREMETAL_IMAGE_CACHE or "
                             "/var/cache/baremetal/images)")
@@ -120,7 +122,7 @@ def build(args: argparse.Namespace, store) -> int:  # type: ignore[no-untyped-de
     progress = BuildProgress()
     started = time.monotonic()
     try:
-        image = build_and_store(store, args.os, args.arch, args.cache, progress)
+        image = build_and_store(store, args.os, args.arch, args.cache, progress, args.mirror)
     except BuildFailed as error:
         progress.done()
         print(f"images build: {error}", file=sys.stderr)

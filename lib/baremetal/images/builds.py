@@ -24,9 +24,10 @@ def activity_name(image_name: str) -> str:
 
 
 def build_and_store(store: Store, os_text: str, arch: str = "amd64",
-                    cache: Path | None = None, progress: Progress | None = None) -> BuiltImage:
+                    cache: Path | None = None, progress: Progress | None = None,
+                    mirror: str = "") -> BuiltImage:
     try:
-        inputs = BuildInputs(release=parse_os(os_text), arch=arch)
+        inputs = BuildInputs(release=parse_os(os_text), arch=arch, mirror=mirror)
     except ValueError as error:
         raise BuildFailed(str(error)) from None
     name = activity_name(inputs.name)
