@@ -214,6 +214,7 @@ def test_actions_add_commission_and_list_machines(ctx):
         ("commission-node", {"system-id": added["system-id"], "testing-scripts": "fly"},
          "unknown script"),
         ("list-machines", {"status": "flying"}, "not a machine status"),
+        ("build-images", {"os": "windows/11"}, "can only build debian/bookworm"),
     ):
         with pytest.raises(testing.ActionFailed) as failed:
             _action(ctx, name, bad)

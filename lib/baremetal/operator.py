@@ -307,6 +307,19 @@ class Tasks:
         except ApiError as error:
             raise TaskError(str(error)) from None
 
+    def build_os_image(self, os_name: str) -> dict[str, Any]:
+        """Build a deployable OS image (debootstrap; cached by its inputs) and store it."""
+        from baremetal.images.builds import BuildFailed, build_and_store
+
+        try:
+            image = build_and_store(self.store, os_name)
+        except BuildFailed as error:
+            raise TaskError(str(error)) from None
+        return {"name": image.name, "architecture": image.architecture,
+                "version": image.version, "cached": image.cached,
+                "files": {f.filetype: {"size": f.size, "sha256": f.sha256}
+                          for f in image.files}}
+
     def build_images(self, cache: Path) -> list[dict[str, Any]]:
         """Build the busybox environment and store it; what was stored."""
         from baremetal.images.build import ImageBuildError, build_image

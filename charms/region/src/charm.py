@@ -228,6 +228,10 @@ class RegionCharm(ops.CharmBase):
             t.list_machines(event.params.get("status") or None))})
 
     def _on_build_images(self, event: ops.ActionEvent) -> None:
+        os_name = event.params.get("os") or ""
+        if os_name:
+            self._run(event, lambda t: {"image": json.dumps(t.build_os_image(os_name))})
+            return
         self._run(event, lambda t: {"images": json.dumps(
             t.build_images(self.workload.data_dir / "cache"))})
 
