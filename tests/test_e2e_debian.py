@@ -117,7 +117,7 @@ def test_a_vm_is_commissioned_in_the_debian_environment(debian_image, network, t
         client._origin.BootSourceSelections.create(source, "debian", "bookworm",
                                                    arches=["amd64"])
         started = time.monotonic()
-        api(region, "POST", "boot-resources/?op=import")
+        assert client.boot_resources.start_import() == b"Import of boot resources started"
         wait_for(lambda: not api(region, "GET", "boot-resources/?op=is_importing"), 300,
                  "the import")
         imported = time.monotonic() - started

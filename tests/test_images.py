@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import json
 import os
 import subprocess
 import time
@@ -61,11 +62,55 @@ def test_a_custom_image_uploads_in_chunks_with_python_libmaas(tmp_path):
         assert file.sha256 == _sha(content) and file.filetype == "root-tgz"
         listed = {r.name: r for r in client.boot_resources.list()}
         assert listed["custom/webserver"].type == "Uploaded"
+        read = client.boot_resources.get(listed["custom/webserver"].id)
+        assert read.architecture == "amd64/generic" and read.subarches == "generic"
+        assert [s.complete for s in read.sets.values()] == [True]
         on_disk = ImageFiles(region.store.images_dir).path(_sha(content))
         assert on_disk.read_bytes() == content
         listed["custom/webserver"].delete()
         assert "custom/webserver" not in {r.name for r in client.boot_resources.list()}
         assert not on_disk.exists()
+    finally:
+        stop_region(region)
+
+
+def test_the_images_commands_upload_import_list_and_delete(tmp_path):
+    from .live import BAREMETAL
+
+    region = start_region(tmp_path, command="region")
+    env = {**os.environ, "BAREMETAL_CONFIG_DIR": str(tmp_path / "config")}
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        done = subprocess.run([str(BAREMETAL), *args], capture_output=True, text=True,
+                              timeout=120, env=env)
+        assert done.returncode == 0, done.stderr
+        return done
+
+    try:
+        run("login", "lab", region.url, region.admin_key)
+        image = tmp_path / "image.tgz"
+        image.write_bytes(os.urandom(5 << 20))
+        uploaded = run("images", "upload", "custom/app", str(image), "--title", "App")
+        assert f"custom/app amd64/generic: 5.0 MiB, sha256 {_sha(image.read_bytes())}" \
+            in uploaded.stdout
+        assert "uploaded 5.0 MiB of 5.0 MiB" in uploaded.stderr
+        write_mirror(tmp_path / "m", "bookworm", "20261204",
+                     {"boot-kernel": KERNEL, "boot-initrd": INITRD, "squashfs": SQUASHFS})
+        from baremetal.store.images import create_selection, create_source
+
+        with region.store.write() as conn:
+            source = create_source(conn, f"file://{tmp_path / 'm'}/")
+            create_selection(conn, source["id"], "debian", "bookworm", ["amd64"], [], [])
+        imported = run("images", "import", "--wait")
+        assert "imported: debian/bookworm amd64/generic 20261204" in imported.stdout
+        rows = {line.split()[1]: line.split() for line in
+                run("images", "list").stdout.splitlines()[1:]}
+        assert rows["custom/app"][2:5] == ["amd64/generic", "Uploaded", "ready"]
+        assert rows["debian/bookworm"][2:5] == ["amd64/generic", "Synced", "ready"]
+        listed = json.loads(run("images", "list", "--format", "json").stdout)
+        [app] = [row for row in listed if row["name"] == "custom/app"]
+        run("images", "delete", str(app["id"]))
+        assert "custom/app" not in run("images", "list").stdout
     finally:
         stop_region(region)
 
