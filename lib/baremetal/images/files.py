@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import queue
 import shutil
-from collections.abc import Iterable
+import threading
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 CHUNK = 1 << 20
 
@@ -28,6 +31,59 @@ def sha256_of(path: Path) -> str:
         while block := handle.read(CHUNK):
             digest.update(block)
     return digest.hexdigest()
+
+
+class BackgroundWriter:
+    """Appends blocks to a file, and feeds them to a digest, each from its own thread, so
+    that receiving the next block overlaps with writing and hashing this one (file writes
+    and hashlib both release the GIL). At most `depth` blocks wait in memory; a write error
+    is raised to the caller at its next write or at close."""
+
+    def __init__(self, path: Path, digest: Any | None = None, depth: int = 8) -> None:
+        self.handle = path.open("ab")
+        self.error: OSError | None = None
+        self.queues: list[queue.Queue[bytes | None]] = []
+        self.threads = []
+        for consume in (self._write, digest.update) if digest is not None else (self._write,):
+            blocks: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
+            thread = threading.Thread(target=self._run, args=(blocks, consume),
+                                      name="image-writer", daemon=True)
+            thread.start()
+            self.queues.append(blocks)
+            self.threads.append(thread)
+
+    def _write(self, block: bytes) -> None:
+        if self.error is None:
+            try:
+                self.handle.write(block)
+            except OSError as error:
+                self.error = error
+
+    @staticmethod
+    def _run(blocks: queue.Queue[bytes | None], consume: Callable[[bytes], Any]) -> None:
+        while (block := blocks.get()) is not None:
+            consume(block)
+
+    def write(self, block: bytes) -> None:
+        if self.error is not None:
+            raise self.error
+        for blocks in self.queues:
+            blocks.put(block)
+
+    def close(self) -> None:
+        for blocks in self.queues:
+            blocks.put(None)
+        for thread in self.threads:
+            thread.join()
+        self.handle.close()
+        if self.error is not None:
+            raise self.error
+
+    def __enter__(self) -> BackgroundWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class ImageFiles:

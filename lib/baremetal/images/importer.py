@@ -39,7 +39,7 @@ from baremetal.store.images import (
     update_activity,
 )
 
-from .files import CHUNK, DiskFull, FileRejected, ImageFiles
+from .files import CHUNK, BackgroundWriter, DiskFull, FileRejected, ImageFiles
 
 log = logging.getLogger(__name__)
 ACTIVITY = "import"
@@ -268,14 +268,12 @@ class Importer:
         self.done_bytes += have
         since = 0
         try:
-            with partial.open("ab") as handle:
+            with BackgroundWriter(partial, digest) as handle:
                 for block in _open(url, have):
                     have += len(block)
                     if have > size:
                         raise FileRejected(f"{filename}: more than the expected {size} bytes")
                     handle.write(block)
-                    if digest is not None:
-                        digest.update(block)
                     self.done_bytes += len(block)
                     since += len(block)
                     if since >= 32 * CHUNK:
