@@ -143,7 +143,8 @@ def test_devices_and_link_subnet(api):
     assert linked.get_json()["links"][0]["ip_address"] == "10.10.0.200"
     again = api.call("POST", f"{nic['resource_uri']}?op=link_subnet", api.user_key,
                      data={"mode": "static", "subnet": "1", "ip_address": "10.10.0.200"})
-    assert again.status_code == 409
+    assert again.status_code == 400
+    assert again.get_data(as_text=True) == "ip_address: 10.10.0.200 is already in use."
     read = api.call("GET", f"devices/{device['system_id']}/", api.user_key).get_json()
     assert read["ip_addresses"] == ["10.10.0.200"]
     assert api.call("DELETE", f"devices/{device['system_id']}/", api.user_key).status_code == 204

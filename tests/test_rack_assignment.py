@@ -10,6 +10,7 @@ from sqlalchemy import update
 from baremetal.store import schema as t
 from baremetal.store.boot import create_ip_range, create_reserved_ip, dhcp_for_rack, set_vlan_dhcp
 from baremetal.store.engine import utcnow
+from baremetal.store.ipam import assign_auto_addresses
 from baremetal.store.machines import NewInterface, NewLink, NewMachine, create_machines
 from baremetal.store.power import claim_power_jobs, enqueue_power_job
 from baremetal.store.racks import DOWN_AFTER, Rack, racks_for_address, register_rack, serving_rack
@@ -66,7 +67,13 @@ def test_dhcp_moves_to_another_rack_when_the_primary_stops_beating(store):
         machine = NewMachine(hostname="static1", interfaces=[NewInterface(
             name="eth0", mac_address="52:54:00:00:05:51",
             links=[NewLink(mode="static", subnet_id=subnet_id, ip_address="10.5.0.51")])])
-        create_machines(conn, [machine])
+        deployed = NewMachine(hostname="auto1", interfaces=[NewInterface(
+            name="eth0", mac_address="52:54:00:00:05:52",
+            links=[NewLink(mode="auto", subnet_id=subnet_id)])])
+        create_machines(conn, [machine, deployed])
+        auto_id = conn.execute(t.machines.select().where(
+            t.machines.c.hostname == "auto1")).first().id
+        assert assign_auto_addresses(conn, auto_id) == ["10.5.0.52"]  # after .51
         assert dhcp_for_rack(conn, primary) == []  # DHCP is off on the VLAN
         set_vlan_dhcp(conn, vlan_id, dhcp_on=True, primary_rack=primary)
         [served] = dhcp_for_rack(conn, primary)
@@ -76,8 +83,11 @@ def test_dhcp_moves_to_another_rack_when_the_primary_stops_beating(store):
         assert dhcp_for_rack(conn, other) == [served]
     assert served["ranges"] == [{"start": "10.5.0.100", "end": "10.5.0.199"}]
     assert served["gateway"] == "10.5.0.1"
+    # Host reservations, and machines' static and deployed (AUTO) addresses: a machine
+    # that falls back to DHCP still gets its address.
     assert sorted((r["mac"], r["ip"]) for r in served["reservations"]) == [
-        ("52:54:00:00:05:50", "10.5.0.50"), ("52:54:00:00:05:51", "10.5.0.51")]
+        ("52:54:00:00:05:50", "10.5.0.50"), ("52:54:00:00:05:51", "10.5.0.51"),
+        ("52:54:00:00:05:52", "10.5.0.52")]
 
 
 def test_power_jobs_go_to_a_rack_on_the_bmc_subnet_and_fail_over(store):

@@ -13,8 +13,10 @@ from sqlalchemy.exc import IntegrityError
 from baremetal.constraints import ConstraintError
 from baremetal.lifecycle import InvalidTransition
 from baremetal.models import User
+from baremetal.network.ipam import AddressError
 from baremetal.store import Store
 from baremetal.store.allocation import NoMatch
+from baremetal.store.ipam import SubnetFull
 from baremetal.store.machines import ConcurrentChange, MachineNotFound
 
 from .auth import request_user
@@ -131,6 +133,8 @@ def _authenticate() -> Response:
 
 _DOMAIN_ERRORS: list[tuple[type[Exception], int]] = [
     (ConstraintError, 400),
+    (AddressError, 400),
+    (SubnetFull, 409),
     (InvalidTransition, 409),
     (NoMatch, 409),
     (ConcurrentChange, 409),

@@ -33,6 +33,7 @@ from baremetal.store import schema as t
 from baremetal.store.boot import enlistment_token
 from baremetal.store.catalog import record_event
 from baremetal.store.engine import utcnow
+from baremetal.store.ipam import release_auto_addresses
 from baremetal.store.machines import NewMachine, create_machines, transition_machines
 from baremetal.store.scripts import (
     apply_inventory,
@@ -350,6 +351,7 @@ def _finish(conn: Connection, machine, status: S, found, ok: bool, error: str) -
         transition_machines(conn, [machine.id], S.DEPLOYED, expected=status,
                             message="Deployed (ephemeral)")
         return "stay"
+    release_auto_addresses(conn, machine.id)
     transition_machines(conn, [machine.id], S.READY, expected=status, values=RELEASED,
                         message="Disks erased; released")
     return "poweroff"

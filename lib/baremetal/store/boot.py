@@ -73,19 +73,30 @@ def _reserved_json(row) -> dict[str, Any]:  # type: ignore[no-untyped-def]
 
 def create_reserved_ip(conn: Connection, subnet_id: int, ip: str, mac_address: str | None,
                        comment: str = "") -> dict[str, Any]:
-    subnet = _subnet(conn, subnet_id)
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        raise NetworkError(f"ip: '{ip}' is not an IP address.") from None
-    if address not in ipaddress.ip_network(subnet.cidr, strict=False):
-        raise NetworkError(f"ip: {address} is not in subnet {subnet.cidr}.")
+    """A host reservation claims its address as a machine's link does, so that nobody
+    else is given it (it may be inside a dynamic range: DHCP hands it to that MAC only)."""
+    from baremetal.network.ipam import AddressError
+
+    from .ipam import claim_exact, subnet_plan
+
+    _subnet(conn, subnet_id)
     r = t.reserved_ips
+    try:
+        plan = subnet_plan(conn, subnet_id)
+        address = ipaddress.ip_address(ip)
+    except (AddressError, ValueError):
+        raise NetworkError(f"ip: '{ip}' is not an IP address.") from None
+    if address not in plan.network:
+        raise NetworkError(f"ip: {address} is not in subnet {plan.cidr}.")
     if conn.execute(select(r.c.id).where(r.c.ip == str(address))).first() is not None:
         raise NetworkError(f"ip: {address} is already reserved.")
     reserved_id = conn.execute(insert(r).values(
         subnet_id=subnet_id, ip=str(address), mac_address=mac_address,
         comment=comment)).inserted_primary_key[0]
+    try:
+        claim_exact(conn, subnet_id, str(address), reserved_id=reserved_id)
+    except AddressError as error:
+        raise NetworkError(str(error).replace("ip_address:", "ip:")) from None
     return _reserved_json(conn.execute(select(r).where(r.c.id == reserved_id)).one())
 
 
@@ -121,13 +132,14 @@ def dhcp_for_rack(conn: Connection, rack_system_id: str) -> list[dict[str, Any]]
                           .order_by(t.ip_ranges.c.id)).all()
     reserved = conn.execute(select(t.reserved_ips).where(
         t.reserved_ips.c.subnet_id.in_(ids), t.reserved_ips.c.mac_address.is_not(None))).all()
-    # Machines' static and sticky addresses are host reservations too.
+    # Machines' static, sticky and (deployed) AUTO addresses are host reservations too.
     i, link, m = t.interfaces, t.ip_links, t.machines
     static = conn.execute(
         select(link.c.subnet_id, link.c.ip_address, i.c.mac_address, m.c.hostname)
         .join(i, i.c.id == link.c.interface_id).join(m, m.c.id == i.c.machine_id)
         .where(link.c.subnet_id.in_(ids), link.c.ip_address.is_not(None),
-               link.c.mode.in_(("static", "sticky")), i.c.mac_address.is_not(None))).all()
+               link.c.mode.in_(("static", "sticky", "auto")),
+               i.c.mac_address.is_not(None))).all()
     out = []
     for subnet in mine:
         dynamic = [{"start": r.start_ip, "end": r.end_ip} for r in ranges

@@ -3,7 +3,7 @@ containers Juju places on a machine; and linking any node's interface to a subne
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, update
 
 from baremetal.models import NodeType
 
@@ -25,14 +25,20 @@ def create_device(conn: Connection, *, hostname: str | None, mac_addresses: list
 
 
 def link_subnet(conn: Connection, interface_id: int, *, mode: str, subnet_id: int | None,
-                ip_address: str | None) -> None:
-    """Replace the interface's link-only (link_up) entry, as MAAS does, then add this one."""
+                ip_address: str | None) -> str | None:
+    """Replace the interface's link-only (link_up) entry, as MAAS does, then add this one.
+    A STATIC link claims its address (the one given, checked, or the next free one):
+    the address it got."""
+    from .ipam import claim_address
+
     conn.execute(delete(t.ip_links).where(t.ip_links.c.interface_id == interface_id,
                                           t.ip_links.c.mode == "link_up"))
-    conn.execute(insert(t.ip_links).values(interface_id=interface_id, mode=mode,
-                                           subnet_id=subnet_id, ip_address=ip_address))
+    link_id = conn.execute(insert(t.ip_links).values(
+        interface_id=interface_id, mode=mode, subnet_id=subnet_id)).inserted_primary_key[0]
+    if mode != "static" or subnet_id is None:
+        return None
+    ip = claim_address(conn, subnet_id, ip=ip_address, link_id=link_id)
+    conn.execute(update(t.ip_links).where(t.ip_links.c.id == link_id).values(ip_address=ip))
+    return ip
 
 
-def ip_in_use(conn: Connection, ip_address: str) -> bool:
-    return conn.execute(select(t.ip_links.c.id)
-                        .where(t.ip_links.c.ip_address == ip_address)).first() is not None

@@ -3,6 +3,7 @@ changing their status (always through the lifecycle table, always with an event)
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 import string
 from collections import defaultdict
@@ -103,6 +104,11 @@ class NewMachine(BaseModel):
     block_devices: list[NewBlockDevice] = Field(default_factory=list)
 
 
+def _ipv4_int(ip: str) -> int | None:
+    address = ipaddress.ip_address(ip)
+    return int(address) if address.version == 4 else None
+
+
 def create_machines(
     conn: Connection, specs: Sequence[NewMachine], *, username: str | None = None
 ) -> list[str]:
@@ -168,7 +174,15 @@ def create_machines(
         for nic_id, (_, nic) in zip(nic_ids, nics, strict=True) for link in nic.links
     ]
     if link_rows:
-        conn.execute(insert(t.ip_links), link_rows)
+        link_ids = _insert_returning_ids(conn, t.ip_links, link_rows)
+        # Addresses given with the links are claimed, as every handed-out address is.
+        claims = [{"subnet_id": row["subnet_id"], "ip": row["ip_address"],
+                   "ip_int": _ipv4_int(row["ip_address"]), "link_id": link_id,
+                   "reserved_id": None}
+                  for link_id, row in zip(link_ids, link_rows, strict=True)
+                  if row["ip_address"] and row["subnet_id"]]
+        if claims:
+            conn.execute(insert(t.ip_claims), claims)
 
     disk_rows = [
         {"machine_id": mid, "name": d.name, "path": d.path or f"/dev/{d.name}",

@@ -317,6 +317,21 @@ reserved_ips = Table(
     Column("comment", Text, nullable=False, default=""),
 )
 
+# Every address handed out (a machine's or device's STATIC/AUTO link, a host reservation):
+# one row per address, unique, so that two region processes can never hand out the same
+# one; `ip_int` (IPv4) orders a subnet's addresses for picking the next free one.
+ip_claims = Table(
+    "ip_claims", metadata, _id(),
+    Column("subnet_id", ForeignKey("subnets.id", ondelete="CASCADE"), nullable=False),
+    Column("ip", String(64), nullable=False, unique=True),
+    Column("ip_int", BigInteger, nullable=True),
+    Column("link_id", ForeignKey("ip_links.id", ondelete="CASCADE"), nullable=True,
+           index=True),
+    Column("reserved_id", ForeignKey("reserved_ips.id", ondelete="CASCADE"), nullable=True,
+           index=True),
+    Index("ix_ip_claims_subnet_id_ip_int", "subnet_id", "ip_int"),
+)
+
 # Boot images, as MAAS models them: a resource (an OS or custom image for an architecture)
 # has sets (versions), each with files (boot-kernel, boot-initrd, squashfs, root-tgz, ...).
 # The bytes live on disk in the region's image directory, named by sha256 (images/files.py);

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import ipaddress
-
 from flask import Response
 from sqlalchemy import select
 
 from baremetal.models import NodeType
 from baremetal.store import schema as t
-from baremetal.store.devices import create_device, ip_in_use, link_subnet
+from baremetal.store.devices import create_device, link_subnet
 from baremetal.store.listing import MachineFilter, machine_ids
 from baremetal.store.machines import delete_machine, load_machines
 from baremetal.store.references import network_index
 
-from ..errors import BadRequest, Conflict, NotFound
+from ..errors import BadRequest, NotFound
 from ..registry import registry
 from ..render import Renderer
 from .machines import MachineForm
@@ -139,17 +137,10 @@ def link_subnet_action(call, system_id, interface_id):  # type: ignore[no-untype
         elif mode != "link_up":
             raise BadRequest("subnet: required unless mode is link_up.")
         ip = p.get("ip_address") or None
-        if ip is not None:
-            if mode != "static":
-                raise BadRequest("ip_address: only with mode=static.")
-            try:
-                address = ipaddress.ip_address(ip)
-            except ValueError:
-                raise BadRequest(f"ip_address: '{ip}' is not an IP address.") from None
-            if address not in ipaddress.ip_network(subnet.cidr):
-                raise BadRequest(f"ip_address: {ip} is not in {subnet.cidr}.")
-            if ip_in_use(conn, ip):
-                raise Conflict(f"ip_address: {ip} is already in use.")
+        if ip is not None and mode != "static":
+            raise BadRequest("ip_address: only with mode=static.")
+        # STATIC: the address given (checked: in the subnet, outside its ranges, free) or
+        # the next free one, as MAAS does.
         link_subnet(conn, nic.id, mode=mode, subnet_id=subnet.id if subnet else None,
                     ip_address=ip)
         node, nic = _node_interface(call, conn, system_id, interface_id)

@@ -18,6 +18,7 @@ from baremetal.store import schema as t
 from baremetal.store.catalog import record_event
 from baremetal.store.config import get_config, series_image_name
 from baremetal.store.images import available_names, get_activity
+from baremetal.store.ipam import SubnetFull, assign_auto_addresses, release_auto_addresses
 from baremetal.store.machines import transition_machines, update_machine
 from baremetal.store.power import enqueue_power_job
 from baremetal.store.scripts import start_script_set
@@ -122,6 +123,10 @@ def deploy(call, conn: Connection, machine: Machine) -> None:  # type: ignore[no
         raise _wrong_state("deploy", machine)
     else:
         require_owner_or_admin(call, machine, "deploy")
+    try:  # every AUTO link gets its address now, or the deploy changes nothing
+        assign_auto_addresses(conn, machine.id)
+    except SubnetFull as error:
+        raise Conflict(f"Can't deploy: {error}") from None
     transition_machines(conn, [machine.id], S.DEPLOYING, username=user.username,
                         comment=comment, message=f"Deploying: {PXE}")
     _power_job(conn, machine, "on", user.username)
@@ -149,6 +154,7 @@ def release(call, conn: Connection, machine: Machine) -> None:  # type: ignore[n
                    username)
         return
     transition_machines(conn, [machine.id], S.RELEASING, username=username, comment=comment)
+    release_auto_addresses(conn, machine.id)
     _power_job(conn, machine, "off", username)
     transition_machines(conn, [machine.id], S.READY, username=username, comment=comment,
                         values=RELEASED)

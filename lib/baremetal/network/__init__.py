@@ -1,0 +1,1 @@
+"""Pure network rules: address management (IPAM), and the network configuration a machine gets."""

@@ -1,0 +1,69 @@
+"""Address claims: one row per address handed out (links, reservations), unique.
+
+Revision ID: 0009
+Revises: 0008
+"""
+
+import ipaddress
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0009"
+down_revision = "0008"
+branch_labels = None
+depends_on = None
+
+
+def _int(ip: str) -> int | None:
+    address = ipaddress.ip_address(ip)
+    return int(address) if address.version == 4 else None
+
+
+def upgrade() -> None:
+    claims = op.create_table(
+        "ip_claims",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("subnet_id", sa.Integer(), nullable=False),
+        sa.Column("ip", sa.String(length=64), nullable=False),
+        sa.Column("ip_int", sa.BigInteger(), nullable=True),
+        sa.Column("link_id", sa.Integer(), nullable=True),
+        sa.Column("reserved_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(["subnet_id"], ["subnets.id"], ondelete="CASCADE",
+                                name=op.f("fk_ip_claims_subnet_id_subnets")),
+        sa.ForeignKeyConstraint(["link_id"], ["ip_links.id"], ondelete="CASCADE",
+                                name=op.f("fk_ip_claims_link_id_ip_links")),
+        sa.ForeignKeyConstraint(["reserved_id"], ["reserved_ips.id"], ondelete="CASCADE",
+                                name=op.f("fk_ip_claims_reserved_id_reserved_ips")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_ip_claims")),
+        sa.UniqueConstraint("ip", name=op.f("uq_ip_claims_ip")),
+    )
+    op.create_index(op.f("ix_ip_claims_link_id"), "ip_claims", ["link_id"], unique=False)
+    op.create_index(op.f("ix_ip_claims_reserved_id"), "ip_claims", ["reserved_id"],
+                    unique=False)
+    op.create_index("ix_ip_claims_subnet_id_ip_int", "ip_claims", ["subnet_id", "ip_int"],
+                    unique=False)
+    bind = op.get_bind()
+    rows, seen = [], set()
+    for link_id, subnet_id, ip in bind.execute(sa.text(
+            "SELECT id, subnet_id, ip_address FROM ip_links WHERE ip_address IS NOT NULL "
+            "AND subnet_id IS NOT NULL ORDER BY id")):
+        if ip not in seen:
+            seen.add(ip)
+            rows.append({"subnet_id": subnet_id, "ip": ip, "ip_int": _int(ip),
+                         "link_id": link_id, "reserved_id": None})
+    for reserved_id, subnet_id, ip in bind.execute(sa.text(
+            "SELECT id, subnet_id, ip FROM reserved_ips ORDER BY id")):
+        if ip not in seen:
+            seen.add(ip)
+            rows.append({"subnet_id": subnet_id, "ip": ip, "ip_int": _int(ip),
+                         "link_id": None, "reserved_id": reserved_id})
+    if rows:
+        op.bulk_insert(claims, rows)
+
+
+def downgrade() -> None:
+    op.drop_index("ix_ip_claims_subnet_id_ip_int", table_name="ip_claims")
+    op.drop_index(op.f("ix_ip_claims_reserved_id"), table_name="ip_claims")
+    op.drop_index(op.f("ix_ip_claims_link_id"), table_name="ip_claims")
+    op.drop_table("ip_claims")

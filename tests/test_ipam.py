@@ -1,0 +1,176 @@
+"""Address management: the pure rules (what may be handed out, which address is next), the
+store's claims on both databases (static checks, automatic picks, holes, a full subnet),
+a race of 4 processes x 8 threads on one small subnet, and deploy/release through the API
+(AUTO links get addresses, a full subnet is a 409 that changes nothing)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import select
+
+from baremetal.network.ipam import AddressError, SubnetPlan, check_static, lowest_hole, next_above
+from baremetal.store import Store
+from baremetal.store import schema as t
+from baremetal.store.boot import create_ip_range
+from baremetal.store.ipam import SubnetFull, claim_address, release_link
+from baremetal.store.references import create_subnet, create_vlan
+
+PLAN = SubnetPlan("10.0.0.0/24", gateway="10.0.0.1", dns_servers=("10.0.0.2",),
+                  ranges=(("dynamic", "10.0.0.100", "10.0.0.150"),
+                          ("reserved", "10.0.0.151", "10.0.0.160")))
+
+
+def _int(ip: str) -> int:
+    import ipaddress
+
+    return int(ipaddress.ip_address(ip))
+
+
+def test_the_next_address_skips_gateway_dns_and_ranges():
+    assert next_above(PLAN, None) == _int("10.0.0.3")
+    assert next_above(PLAN, _int("10.0.0.99")) == _int("10.0.0.161")
+    assert next_above(PLAN, _int("10.0.0.253")) == _int("10.0.0.254")
+    assert next_above(PLAN, _int("10.0.0.254")) is None  # the top is used up
+    taken = [_int(f"10.0.0.{n}") for n in (3, 4, 6, 161)]
+    assert lowest_hole(PLAN, taken) == _int("10.0.0.5")
+    everything = [_int(f"10.0.0.{n}") for n in [*range(3, 100), *range(161, 255)]]
+    assert lowest_hole(PLAN, everything) is None
+
+
+@pytest.mark.parametrize(("ip", "message"), [
+    ("10.0.1.5", "ip_address: 10.0.1.5 is not in subnet 10.0.0.0/24."),
+    ("10.0.0.120", "ip_address: 10.0.0.120 is inside the dynamic range "
+                   "10.0.0.100-10.0.0.150 of 10.0.0.0/24."),
+    ("10.0.0.155", "ip_address: 10.0.0.155 is inside the reserved range "),
+    ("10.0.0.1", "ip_address: 10.0.0.1 is the gateway of 10.0.0.0/24."),
+    ("10.0.0.255", "ip_address: 10.0.0.255 is the network or broadcast address"),
+    ("not-an-ip", "ip_address: 'not-an-ip' is not an IP address."),
+])
+def test_static_addresses_are_checked(ip, message):
+    with pytest.raises(AddressError) as refused:
+        check_static(PLAN, ip)
+    assert str(refused.value).startswith(message)
+    assert check_static(PLAN, "10.0.0.50") == _int("10.0.0.50")
+
+
+def _small_subnet(store: Store, cidr: str = "192.168.5.0/28") -> int:
+    with store.write() as conn:
+        vlan = create_vlan(conn, f"fabric-{cidr}", 0)
+        subnet_id = create_subnet(conn, cidr, vlan, gateway_ip=cidr.rsplit(".", 1)[0] + ".1")
+        base = cidr.rsplit(".", 1)[0]
+        create_ip_range(conn, subnet_id, "dynamic", f"{base}.10", f"{base}.12")
+    return subnet_id
+
+
+def test_claims_on_the_store(store):
+    subnet = _small_subnet(store)  # usable: .2-.9 and .13-.14 (.1 gateway, .10-.12 DHCP)
+    with store.write() as conn:
+        assert claim_address(conn, subnet, ip="192.168.5.5") == "192.168.5.5"
+        with pytest.raises(AddressError, match="already in use"):
+            claim_address(conn, subnet, ip="192.168.5.5")
+        picked = [claim_address(conn, subnet) for _ in range(4)]
+    assert picked == ["192.168.5.6", "192.168.5.7", "192.168.5.8", "192.168.5.9"]
+    with store.write() as conn:
+        assert [claim_address(conn, subnet) for _ in range(2)] == [
+            "192.168.5.13", "192.168.5.14"]
+        # The top is used up: the holes below, lowest first.
+        assert [claim_address(conn, subnet) for _ in range(3)] == [
+            "192.168.5.2", "192.168.5.3", "192.168.5.4"]
+        with pytest.raises(SubnetFull, match="Subnet 192.168.5.0/28 has no free address"):
+            claim_address(conn, subnet)
+        claim = conn.execute(select(t.ip_claims.c.id).where(
+            t.ip_claims.c.ip == "192.168.5.7")).scalar()
+        conn.execute(t.ip_claims.delete().where(t.ip_claims.c.id == claim))
+        assert claim_address(conn, subnet) == "192.168.5.7"  # a released address returns
+    with store.write() as conn:
+        release_link(conn, -1)  # nothing to release: no error
+
+
+THREADS, PROCESSES = 8, 4
+
+
+def _claim_until_full(url: str, subnet_id: int) -> tuple[list[str], int]:
+    store = Store(url, pool_size=THREADS, max_overflow=0)
+    start = threading.Barrier(THREADS)
+
+    def worker(_: int) -> tuple[list[str], int]:
+        got: list[str] = []
+        start.wait()
+        while True:
+            try:
+                with store.write() as conn:
+                    got.append(claim_address(conn, subnet_id))
+            except SubnetFull:
+                return got, 1
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        results = list(pool.map(worker, range(THREADS)))
+    store.dispose()
+    return [ip for got, _ in results for ip in got], sum(n for _, n in results)
+
+
+def test_32_claimants_never_get_the_same_address(store):
+    subnet = _small_subnet(store, "172.30.7.0/26")  # 61 usable less gateway and 3 DHCP: 58
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(PROCESSES, mp_context=context) as processes:
+        futures = [processes.submit(_claim_until_full, store.url, subnet)
+                   for _ in range(PROCESSES)]
+        results = [f.result(timeout=300) for f in futures]
+    given = [ip for ips, _ in results for ip in ips]
+    assert len(given) == len(set(given)) == 58
+    assert sum(n for _, n in results) == PROCESSES * THREADS  # each ended on "full"
+    with store.read() as conn:
+        assert conn.execute(select(t.ip_claims.c.ip).where(
+            t.ip_claims.c.subnet_id == subnet)).scalars().all().__len__() == 58
+
+
+def _link(api, system_id: str, mode: str, subnet: str, ip: str | None = None):  # type: ignore[no-untyped-def]
+    machine = api.call("GET", f"machines/{system_id}/", api.admin_key).get_json()
+    nic = machine["interface_set"][0]
+    data = {"mode": mode, "subnet": subnet, **({"ip_address": ip} if ip else {})}
+    return api.call("POST", f"{nic['resource_uri']}?op=link_subnet", api.admin_key, data=data)
+
+
+def test_deploy_gives_auto_links_addresses_and_release_takes_them_back(api):
+    machines = [m["system_id"] for m in api.call("GET", "machines/", api.admin_key).get_json()]
+    first = machines[0]
+    assert _link(api, first, "auto", "10.10.0.0/24").status_code == 200
+    # STATIC without an address gets the next free one, as in MAAS.
+    static = _link(api, machines[1], "static", "10.10.0.0/24").get_json()
+    assert static["links"][-1]["ip_address"] == "10.10.0.14"  # .10-.13 were taken
+    refused = _link(api, machines[1], "static", "10.10.0.0/24", "10.10.0.12")
+    assert refused.status_code == 400
+    assert refused.get_data(as_text=True) == "ip_address: 10.10.0.12 is already in use."
+    api.call("POST", "machines/?op=allocate", api.admin_key, data={"system_id": first})
+    deployed = api.call("POST", f"machines/{first}/?op=deploy", api.admin_key).get_json()
+    assert sorted(deployed["ip_addresses"]) == ["10.10.0.10", "10.10.0.15"]
+    auto = [link for link in deployed["interface_set"][0]["links"] if link["mode"] == "auto"]
+    assert auto[0]["ip_address"] == "10.10.0.15"
+    assert auto[0]["subnet"]["cidr"] == "10.10.0.0/24"
+    released = api.call("POST", f"machines/{first}/?op=release", api.admin_key).get_json()
+    assert released["ip_addresses"] == ["10.10.0.10"]  # the STATIC one stays
+    again = _link(api, machines[2], "static", "10.10.0.0/24").get_json()
+    assert again["links"][-1]["ip_address"] == "10.10.0.15"  # handed back out
+
+
+def test_a_full_subnet_fails_the_deploy_and_changes_nothing(api):
+    created = api.call("POST", "subnets/", api.admin_key, data={"cidr": "10.99.0.0/30"})
+    assert created.status_code == 200, created.get_data(as_text=True)
+    machines = [m["system_id"] for m in api.call("GET", "machines/", api.admin_key).get_json()]
+    for system_id in machines[:3]:
+        assert _link(api, system_id, "auto", "10.99.0.0/30").status_code == 200
+        api.call("POST", "machines/?op=allocate", api.admin_key, data={"system_id": system_id})
+    for system_id in machines[:2]:  # two usable addresses: .1 and .2
+        assert api.call("POST", f"machines/{system_id}/?op=deploy", api.admin_key
+                        ).status_code == 200
+    refused = api.call("POST", f"machines/{machines[2]}/?op=deploy", api.admin_key)
+    assert refused.status_code == 409
+    assert refused.get_data(as_text=True) == (
+        "Can't deploy: Subnet 10.99.0.0/30 has no free address left.")
+    machine = api.call("GET", f"machines/{machines[2]}/", api.admin_key).get_json()
+    assert machine["status_name"] == "Allocated"
+    assert machine["ip_addresses"] == [f"10.10.0.{10 + 2}"]  # its STATIC link only
