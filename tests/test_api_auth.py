@@ -19,7 +19,7 @@ def _url(resource) -> str:  # type: ignore[no-untyped-def]
 AUTHENTICATED = [
     (resource, action)
     for resource in registry.resources if not resource.anonymous
-    for action in resource.actions.values()
+    for action in resource.actions.values() if not action.anonymous
 ]
 
 

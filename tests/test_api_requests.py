@@ -204,3 +204,33 @@ def test_describe_is_generated_from_the_registry(api):
         for action in handler["actions"]:
             assert action["restful"] == (action["op"] is None)
             assert action["restful"] or action["name"] == action["op"]
+
+
+def test_the_anonymous_file_link_serves_the_file(api):
+    import io
+
+    api.call("POST", "files/?op=add", api.user_key, data={
+        "filename": "juju-state", "file": (io.BytesIO(b"state: 2\n"), "juju-state")})
+    listed = api.call("GET", "files/", api.user_key).get_json()
+    link = listed[0]["anon_resource_uri"]
+    anonymous = api.call("GET", link)  # no credentials: the key is the secret
+    assert anonymous.status_code == 200 and anonymous.data == b"state: 2\n"
+    assert api.call("GET", link.replace("key=", "key=0")).status_code == 404
+    assert api.call("GET", "files/?op=get_by_key").status_code == 400
+
+
+def test_an_event_level_is_a_minimum(api):
+    from baremetal.store.catalog import record_event
+
+    with api.store.write() as conn:
+        record_event(conn, None, "Debug thing", "d", None, level="DEBUG")
+        record_event(conn, None, "Warning thing", "w", None, level="WARNING")
+
+    def levels(level: str) -> set[str]:
+        found = api.call("GET", f"events/?op=query&level={level}&limit=1000",
+                         api.admin_key).get_json()
+        return {e["level"] for e in found["events"]}
+
+    assert levels("DEBUG") >= {"DEBUG", "INFO", "WARNING"}
+    assert "DEBUG" not in levels("INFO") and "INFO" in levels("INFO")
+    assert levels("WARNING") == {"WARNING"}

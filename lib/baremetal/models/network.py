@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 from .enums import InterfaceType, LinkMode
@@ -47,6 +49,7 @@ class Link(BaseModel):
     mode: LinkMode = LinkMode.LINK_UP
     ip_address: str | None = None
     subnet: Subnet | None = None
+    default_gateway: bool = False  # the machine's default route goes through this link
 
 
 class Interface(BaseModel):
@@ -62,6 +65,7 @@ class Interface(BaseModel):
     parents: list[str] = Field(default_factory=list)
     children: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
+    params: dict[str, Any] = Field(default_factory=dict)  # bond/bridge settings
 
     @property
     def effective_mtu(self) -> int:

@@ -93,14 +93,15 @@ def _dispatcher(resource: Resource):  # type: ignore[no-untyped-def]
             raise BadRequest(f"Unrecognised signature: method={request.method} op={op or ''}")
         store = _store()
         user = None
-        if not resource.anonymous or request.headers.get("Authorization"):
+        anonymous = resource.anonymous or action.anonymous
+        if not anonymous or request.headers.get("Authorization"):
             with store.read() as conn:
                 try:
                     user = request_user(request, conn)
                 except Unauthorized:
-                    if not resource.anonymous:
+                    if not anonymous:
                         raise
-        if user is None and not resource.anonymous:
+        if user is None and not anonymous:
             raise Unauthorized("Authentication required: sign requests with an API key.")
         g.user = user
         call = Call(store, user, params, request.host_url)

@@ -21,6 +21,7 @@ class Action:
     func: Callable[..., Any]
     doc: str
     admin: bool = False
+    anonymous: bool = False  # this action needs no credentials (e.g. files' get_by_key)
 
     @property
     def name(self) -> str:
@@ -49,7 +50,8 @@ class Resource:
     def flask_rule(self) -> str:
         return re.sub(r"{(\w+)}", r"<\1>", self.path)
 
-    def action(self, method: str, op: str | None = None, *, admin: bool = False):  # type: ignore[no-untyped-def]
+    def action(self, method: str, op: str | None = None, *, admin: bool = False,  # type: ignore[no-untyped-def]
+               anonymous: bool = False):
         """Register ``func(call, **path_params)`` as this resource's (method, op)."""
 
         def register(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -57,7 +59,7 @@ class Resource:
             if key in self.actions:
                 raise ValueError(f"{self.name} already has {method} op={op}")
             doc = (func.__doc__ or "").strip()
-            self.actions[key] = Action(method, op, func, doc, admin)
+            self.actions[key] = Action(method, op, func, doc, admin, anonymous)
             return func
 
         return register

@@ -112,7 +112,7 @@ class Renderer:
             "id": nic.id, "name": nic.name, "type": nic.type, "enabled": nic.enabled,
             "mac_address": nic.mac_address, "system_id": machine.system_id,
             "links": [self.link(link) for link in nic.links],
-            "effective_mtu": nic.effective_mtu, "params": "",
+            "effective_mtu": nic.effective_mtu, "params": dict(nic.params) or "",
             "parents": list(nic.parents), "children": list(nic.children),
             "tags": list(nic.tags), "vlan": None if nic.vlan is None else self.vlan(nic.vlan),
             "link_speed": nic.link_speed, "interface_speed": nic.link_speed,

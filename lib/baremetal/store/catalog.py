@@ -134,6 +134,11 @@ def put_file(conn: Connection, owner_id: int, filename: str, content: bytes) -> 
         conn.execute(update(f).where(f.c.id == existing.id).values(content=content))
 
 
+def file_by_key(conn: Connection, anon_key: str):  # type: ignore[no-untyped-def]
+    return conn.execute(select(t.files.c.content).where(t.files.c.anon_key == anon_key)
+                        ).first()
+
+
 def get_file(conn: Connection, owner_id: int, filename: str):  # type: ignore[no-untyped-def]
     return conn.execute(select(t.files).where(t.files.c.owner_id == owner_id,
                                               t.files.c.filename == filename)).first()
@@ -152,6 +157,9 @@ def delete_file(conn: Connection, owner_id: int, filename: str) -> bool:
     return result.rowcount > 0
 
 
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")  # ascending; AUDIT apart
+
+
 def query_events(conn: Connection, *, machine_ids: Sequence[int] | None, limit: int,
                  after: int | None = None, before: int | None = None,
                  level: str | None = None):  # type: ignore[no-untyped-def]
@@ -164,8 +172,9 @@ def query_events(conn: Connection, *, machine_ids: Sequence[int] | None, limit: 
         query = query.where(e.c.id > after)
     if before is not None:
         query = query.where(e.c.id < before)
-    if level is not None:
-        query = query.where(e.c.level == level)
+    if level is not None:  # a minimum, as in MAAS: DEBUG means DEBUG and above
+        query = query.where(e.c.level.in_(LEVELS[LEVELS.index(level):]
+                                          if level in LEVELS else [level]))
     order = e.c.id.asc() if after is not None else e.c.id.desc()
     return conn.execute(query.order_by(order).limit(limit)).all()
 

@@ -260,6 +260,7 @@ def load_machines(conn: Connection, ids: Select | Sequence[int]) -> list[Machine
         links_by_nic[row.interface_id].append(Link(
             id=row.id, mode=LinkMode(row.mode), ip_address=row.ip_address,
             subnet=subnets.get(row.subnet_id) if row.subnet_id else None,
+            default_gateway=bool(row.default_gateway),
         ))
     nic_rows = conn.execute(
         select(t.interfaces).where(t.interfaces.c.machine_id.in_(id_query))
@@ -277,6 +278,7 @@ def load_machines(conn: Connection, ids: Select | Sequence[int]) -> list[Machine
             vlan=vlans.get(row.vlan_id) if row.vlan_id else None,
             links=links_by_nic.get(row.id, []), parents=list(row.parents or []),
             children=children.get((row.machine_id, row.name), []), tags=list(row.tags or []),
+            params=dict(row.params or {}),
         ))
 
     parts_by_disk: dict[int, list[Partition]] = defaultdict(list)

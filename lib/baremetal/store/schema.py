@@ -187,6 +187,7 @@ interfaces = Table(
     Column("vlan_id", ForeignKey("vlans.id", ondelete="SET NULL"), nullable=True),
     Column("parents", JSON, nullable=False, default=list),
     Column("tags", JSON, nullable=False, default=list),
+    Column("params", JSON, nullable=True),  # bond mode, miimon, ...; bridge type, stp
     UniqueConstraint("machine_id", "name"),
 )
 
@@ -197,6 +198,7 @@ ip_links = Table(
     Column("mode", String(16), nullable=False, default="link_up"),
     Column("subnet_id", ForeignKey("subnets.id", ondelete="SET NULL"), nullable=True),
     Column("ip_address", String(64), nullable=True, index=True),
+    Column("default_gateway", Boolean, nullable=False, default=False),
 )
 
 block_devices = Table(

@@ -8,6 +8,7 @@ from . import (  # noqa: F401
     files,
     general,
     images,
+    interfaces,
     machine,
     machines,
     network,

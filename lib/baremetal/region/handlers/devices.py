@@ -1,4 +1,4 @@
-"""devices/ and node interfaces (link_subnet): what Juju uses for containers."""
+"""devices/: what Juju registers its containers as (their interfaces: interfaces.py)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ from sqlalchemy import select
 
 from baremetal.models import NodeType
 from baremetal.store import schema as t
-from baremetal.store.devices import create_device, link_subnet
+from baremetal.store.devices import create_device
 from baremetal.store.listing import MachineFilter, machine_ids
 from baremetal.store.machines import delete_machine, load_machines
-from baremetal.store.references import network_index
 
 from ..errors import BadRequest, NotFound
 from ..registry import registry
@@ -19,9 +18,6 @@ from .machines import MachineForm
 
 devices = registry.resource("DevicesHandler", "/devices/", "Manage devices.")
 device = registry.resource("DeviceHandler", "/devices/{system_id}/", "One device.")
-interface = registry.resource("InterfaceHandler",
-                              "/nodes/{system_id}/interfaces/{interface_id}/",
-                              "One network interface of a machine or device.")
 
 
 def _devices(call, conn, **where):  # type: ignore[no-untyped-def]
@@ -93,55 +89,3 @@ def delete_device(call, system_id):  # type: ignore[no-untyped-def]
             t.machines.c.system_id == system_id)).one()
         delete_machine(conn, row.id)
     return Response(status=204)
-
-
-def _node_interface(call, conn, system_id: str, interface_id: str):  # type: ignore[no-untyped-def]
-    nodes = load_machines(conn, select(t.machines.c.id).where(
-        t.machines.c.system_id == system_id,
-        t.machines.c.id.in_(machine_ids(call.viewer, MachineFilter(system_ids=(system_id,))))
-        | t.machines.c.id.in_(machine_ids(call.viewer, MachineFilter(
-            system_ids=(system_id,), node_type=NodeType.DEVICE)))))
-    for node in nodes:
-        for nic in node.interfaces:
-            if str(nic.id) == interface_id:
-                return node, nic
-    raise NotFound("No Interface matches the given query.")
-
-
-@interface.action("GET")
-def read_interface(call, system_id, interface_id):  # type: ignore[no-untyped-def]
-    """One interface."""
-    with call.store.read() as conn:
-        node, nic = _node_interface(call, conn, system_id, interface_id)
-        return Renderer().interface(node, nic)
-
-
-@interface.action("POST", "link_subnet")
-def link_subnet_action(call, system_id, interface_id):  # type: ignore[no-untyped-def]
-    """Link the interface to a subnet: mode (auto, dhcp, static, link_up), subnet (id or
-    CIDR), ip_address (static only)."""
-    p = call.params
-    mode = (p.get("mode") or "").lower()
-    if mode not in ("auto", "dhcp", "static", "link_up"):
-        raise BadRequest("mode: must be one of auto, dhcp, static, link_up.")
-    with call.store.write() as conn:
-        node, nic = _node_interface(call, conn, system_id, interface_id)
-        _, subnets = network_index(conn)
-        wanted = p.get("subnet")
-        subnet = None
-        if wanted:
-            subnet = next((s for s in subnets.values()
-                           if wanted in (str(s.id), s.cidr, s.name)), None)
-            if subnet is None:
-                raise BadRequest(f"subnet: no subnet '{wanted}'.")
-        elif mode != "link_up":
-            raise BadRequest("subnet: required unless mode is link_up.")
-        ip = p.get("ip_address") or None
-        if ip is not None and mode != "static":
-            raise BadRequest("ip_address: only with mode=static.")
-        # STATIC: the address given (checked: in the subnet, outside its ranges, free) or
-        # the next free one, as MAAS does.
-        link_subnet(conn, nic.id, mode=mode, subnet_id=subnet.id if subnet else None,
-                    ip_address=ip)
-        node, nic = _node_interface(call, conn, system_id, interface_id)
-        return Renderer().interface(node, nic)

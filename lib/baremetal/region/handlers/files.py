@@ -6,7 +6,7 @@ import base64
 
 from flask import Response
 
-from baremetal.store.catalog import delete_file, get_file, list_files, put_file
+from baremetal.store.catalog import delete_file, file_by_key, get_file, list_files, put_file
 
 from ..errors import BadRequest, NotFound
 from ..registry import API_ROOT, registry
@@ -51,6 +51,18 @@ def get_raw(call):  # type: ignore[no-untyped-def]
     filename = call.params.required("filename")
     with call.store.read() as conn:
         row = get_file(conn, call.viewer.id, filename)
+    if row is None:
+        raise NotFound("File not found")
+    return Response(row.content, mimetype="application/octet-stream")
+
+
+@files.action("GET", "get_by_key", anonymous=True)
+def get_by_key(call):  # type: ignore[no-untyped-def]
+    """The raw content of the file with this anonymous key (the `anon_resource_uri` a file
+    advertises): no credentials needed, the key is the secret."""
+    key = call.params.required("key")
+    with call.store.read() as conn:
+        row = file_by_key(conn, key)
     if row is None:
         raise NotFound("File not found")
     return Response(row.content, mimetype="application/octet-stream")

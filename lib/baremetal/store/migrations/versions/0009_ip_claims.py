@@ -1,4 +1,5 @@
-"""Address claims: one row per address handed out (links, reservations), unique.
+"""Address claims: one row per address handed out (links, reservations), unique; bond and
+bridge parameters of interfaces; the link a machine's default route goes through.
 
 Revision ID: 0009
 Revises: 0008
@@ -43,6 +44,11 @@ def upgrade() -> None:
                     unique=False)
     op.create_index("ix_ip_claims_subnet_id_ip_int", "ip_claims", ["subnet_id", "ip_int"],
                     unique=False)
+    with op.batch_alter_table("interfaces") as batch:
+        batch.add_column(sa.Column("params", sa.JSON(), nullable=True))
+    with op.batch_alter_table("ip_links") as batch:
+        batch.add_column(sa.Column("default_gateway", sa.Boolean(), nullable=False,
+                                   server_default=sa.false()))
     bind = op.get_bind()
     rows, seen = [], set()
     for link_id, subnet_id, ip in bind.execute(sa.text(
@@ -63,6 +69,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("ip_links") as batch:
+        batch.drop_column("default_gateway")
+    with op.batch_alter_table("interfaces") as batch:
+        batch.drop_column("params")
     op.drop_index("ix_ip_claims_subnet_id_ip_int", table_name="ip_claims")
     op.drop_index(op.f("ix_ip_claims_reserved_id"), table_name="ip_claims")
     op.drop_index(op.f("ix_ip_claims_link_id"), table_name="ip_claims")
