@@ -5,6 +5,7 @@ a race of 4 processes x 8 threads on one small subnet, and deploy/release throug
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import threading
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
@@ -15,7 +16,7 @@ from sqlalchemy import select
 from baremetal.network.ipam import AddressError, SubnetPlan, check_static, lowest_hole, next_above
 from baremetal.store import Store
 from baremetal.store import schema as t
-from baremetal.store.boot import create_ip_range
+from baremetal.store.boot import create_ip_range, machine_token
 from baremetal.store.ipam import SubnetFull, claim_address, release_link
 from baremetal.store.references import create_subnet, create_vlan
 
@@ -151,6 +152,16 @@ def test_deploy_gives_auto_links_addresses_and_release_takes_them_back(api):
     auto = [link for link in deployed["interface_set"][0]["links"] if link["mode"] == "auto"]
     assert auto[0]["ip_address"] == "10.10.0.15"
     assert auto[0]["subnet"]["cidr"] == "10.10.0.0/24"
+    # The network config the deployed OS gets has the addresses Juju will read.
+    with api.store.write() as conn:
+        machine_id = conn.execute(select(t.machines.c.id).where(
+            t.machines.c.system_id == first)).scalar()
+        token = machine_token(conn, machine_id)
+    served = api.client.get("/MAAS/metadata/latest/network-config",
+                            headers={"Authorization": f"Bearer {token}"})
+    eth0 = json.loads(served.data)["network"]["ethernets"]["eth0"]
+    assert eth0["addresses"] == ["10.10.0.10/24", "10.10.0.15/24"]
+    assert eth0["routes"] == [{"to": "default", "via": "10.10.0.1"}]
     released = api.call("POST", f"machines/{first}/?op=release", api.admin_key).get_json()
     assert released["ip_addresses"] == ["10.10.0.10"]  # the STATIC one stays
     again = _link(api, machines[2], "static", "10.10.0.0/24").get_json()

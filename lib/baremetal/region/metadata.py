@@ -29,12 +29,18 @@ from baremetal.boot.decisions import preseed_nonce
 from baremetal.metadata import scripts
 from baremetal.metadata.inventory import parse, redact
 from baremetal.models import NodeStatus
+from baremetal.network.netplan import render_network_config
 from baremetal.store import schema as t
 from baremetal.store.boot import enlistment_token
 from baremetal.store.catalog import record_event
 from baremetal.store.engine import utcnow
 from baremetal.store.ipam import release_auto_addresses
-from baremetal.store.machines import NewMachine, create_machines, transition_machines
+from baremetal.store.machines import (
+    NewMachine,
+    create_machines,
+    load_machines,
+    transition_machines,
+)
 from baremetal.store.scripts import (
     apply_inventory,
     current_set,
@@ -201,6 +207,19 @@ def user_data(version: str) -> Response:
     if not machine.user_data:
         return _text("", 404)
     return Response(bytes(machine.user_data), mimetype="application/octet-stream")
+
+
+@metadata_api.get("/<version>/network-config")
+def network_config(version: str) -> Response:
+    """The machine's network configuration (cloud-init network config v2, netplan's
+    schema), from its interfaces, links and subnets: what the installer writes into the
+    deployed OS."""
+    _version(version)
+    with _store().read() as conn:
+        machine = _machine(conn)
+        [loaded] = load_machines(conn, [machine.id])
+    return Response(json.dumps({"network": render_network_config(loaded)}, indent=1) + "\n",
+                    mimetype="application/yaml")
 
 
 @metadata_api.get("/latest/by-id/<system_id>/<nonce>/")
