@@ -147,6 +147,10 @@ def test_devices_and_link_subnet(api):
     assert again.get_data(as_text=True) == "ip_address: 10.10.0.200 is already in use."
     read = api.call("GET", f"devices/{device['system_id']}/", api.user_key).get_json()
     assert read["ip_addresses"] == ["10.10.0.200"]
+    # A device's AUTO link gets its address at once (a device is never deployed).
+    auto = api.call("POST", f"{nic['resource_uri']}?op=link_subnet", api.user_key,
+                    data={"mode": "auto", "subnet": "10.10.0.0/24"}).get_json()
+    assert [link["ip_address"] for link in auto["links"]] == ["10.10.0.200", "10.10.0.201"]
     assert api.call("DELETE", f"devices/{device['system_id']}/", api.user_key).status_code == 204
     assert api.call("GET", f"devices/{device['system_id']}/", api.user_key).status_code == 404
 

@@ -65,6 +65,11 @@ def test_a_qemu_vm_is_commissioned_deployed_and_released(network, tmp_path):
                 api(region, "GET", f"machines/{system_id}/")), 300, "deployment", console)
         to_deployed = time.monotonic() - started
         assert deployed["status_name"] == "Deployed", deployed["status_message"]
+        # Commissioning linked the boot NIC AUTO to the subnet it booted on; the deploy
+        # gave it an address there, outside the dynamic range (what Juju reads).
+        [link] = deployed["interface_set"][0]["links"]
+        assert link["mode"] == "auto" and link["subnet"]["cidr"] == "10.254.9.0/24"
+        assert deployed["ip_addresses"] == [link["ip_address"]] == ["10.254.9.2"]
         assert bmc.process is not None and bmc.process.poll() is None  # running, in memory
         assert "baremetal: deployed; running" in console.read_text(errors="replace")
 

@@ -42,6 +42,14 @@ def test_the_next_address_skips_gateway_dns_and_ranges():
     assert lowest_hole(PLAN, everything) is None
 
 
+def test_rack_controllers_addresses_are_never_handed_out():
+    plan = SubnetPlan("10.0.9.0/24", controllers=("10.0.9.1", "10.0.9.3"))
+    assert next_above(plan, None) == _int("10.0.9.2")
+    assert next_above(plan, _int("10.0.9.2")) == _int("10.0.9.4")
+    with pytest.raises(AddressError, match="is a rack controller's address"):
+        check_static(plan, "10.0.9.3")
+
+
 @pytest.mark.parametrize(("ip", "message"), [
     ("10.0.1.5", "ip_address: 10.0.1.5 is not in subnet 10.0.0.0/24."),
     ("10.0.0.120", "ip_address: 10.0.0.120 is inside the dynamic range "
@@ -185,3 +193,41 @@ def test_a_full_subnet_fails_the_deploy_and_changes_nothing(api):
     machine = api.call("GET", f"machines/{machines[2]}/", api.admin_key).get_json()
     assert machine["status_name"] == "Allocated"
     assert machine["ip_addresses"] == [f"10.10.0.{10 + 2}"]  # its STATIC link only
+
+
+def test_subnet_address_reports_and_reservations(api):
+    created = api.call("POST", "subnets/", api.admin_key,
+                       data={"cidr": "10.77.0.0/28", "gateway_ip": "10.77.0.1"}).get_json()
+    sid = created["id"]
+    api.call("POST", "ipranges/", api.admin_key, data={
+        "type": "dynamic", "start_ip": "10.77.0.10", "end_ip": "10.77.0.12", "subnet": sid})
+    get = lambda op: api.call("GET", f"subnets/{sid}/?op={op}", api.admin_key)  # noqa: E731
+    stats = get("statistics").get_json()
+    # 14 usable; the gateway and 3 DHCP addresses are not available
+    assert (stats["total_addresses"], stats["num_available"]) == (14, 10)
+    assert stats["largest_available"] == 8 and stats["usage_string"] == "29%"
+    # A user reserves the next free address, and one by hand with a MAC.
+    mine = api.call("POST", "ipaddresses/?op=reserve", api.user_key,
+                    data={"subnet": "10.77.0.0/28"}).get_json()
+    assert mine["ip"] == "10.77.0.2" and mine["alloc_type_name"] == "User reserved"
+    by_hand = api.call("POST", "ipaddresses/?op=reserve", api.user_key,
+                       data={"ip": "10.77.0.5", "mac": "52:54:00:77:00:05"})
+    assert by_hand.status_code == 200, by_hand.get_data(as_text=True)
+    taken = api.call("POST", "ipaddresses/?op=reserve", api.user_key, data={"ip": "10.77.0.5"})
+    assert taken.status_code == 400 and "already" in taken.get_data(as_text=True)
+    assert api.call("POST", "ipaddresses/?op=reserve", api.user_key,
+                    data={"ip": "10.200.0.5"}).status_code == 400
+    assert [a["ip"] for a in get("ip_addresses").get_json()] == ["10.77.0.2", "10.77.0.5"]
+    assert get("unreserved_ip_ranges").get_json() == [
+        {"start": "10.77.0.3", "end": "10.77.0.4", "num_addresses": 2},
+        {"start": "10.77.0.6", "end": "10.77.0.9", "num_addresses": 4},
+        {"start": "10.77.0.13", "end": "10.77.0.14", "num_addresses": 2}]
+    assert [a["ip"] for a in api.call("GET", "ipaddresses/", api.user_key).get_json()] == [
+        "10.77.0.2", "10.77.0.5"]
+    assert api.call("GET", "ipaddresses/", api.other_key).get_json() == []
+    assert api.call("POST", "ipaddresses/?op=release", api.other_key,
+                    data={"ip": "10.77.0.2"}).status_code == 403
+    assert api.call("POST", "ipaddresses/?op=release", api.user_key,
+                    data={"ip": "10.77.0.2"}).status_code == 204
+    # Released: available again (the one reserved with a MAC stays).
+    assert get("statistics").get_json()["num_available"] == 9

@@ -2,10 +2,10 @@
 one to hand out next. The store supplies what is taken; it never decides.
 
 An address may be given to a machine when it is in the subnet, is not the network or
-broadcast address (IPv4), not the gateway or a DNS server, and not inside a dynamic or
-reserved range. Addresses are handed out upwards from the highest one given so far (one
-index lookup, however many are taken); only when the top of the subnet is used up are the
-holes below searched, lowest first.
+broadcast address (IPv4), not the gateway, a DNS server or a rack controller's own
+address, and not inside a dynamic or reserved range. Addresses are handed out upwards
+from the highest one given so far (one index lookup, however many are taken); only when
+the top of the subnet is used up are the holes below searched, lowest first.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ class SubnetPlan:
     gateway: str | None = None
     dns_servers: tuple[str, ...] = ()
     ranges: tuple[tuple[str, str, str], ...] = ()  # (type, start, end): dynamic, reserved
+    controllers: tuple[str, ...] = ()  # the racks' own addresses on the subnet
 
     @property
     def network(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
@@ -44,7 +45,7 @@ class SubnetPlan:
         """Sorted, merged integer intervals that are never handed out."""
         spans = [(int(ipaddress.ip_address(start)), int(ipaddress.ip_address(end)))
                  for _, start, end in self.ranges]
-        for single in (self.gateway, *self.dns_servers):
+        for single in (self.gateway, *self.dns_servers, *self.controllers):
             if single:
                 address = ipaddress.ip_address(single)
                 if address in self.network:
@@ -73,6 +74,8 @@ def check_static(plan: SubnetPlan, ip: str) -> int:
                            f"{plan.cidr}.")
     if plan.gateway and address == ipaddress.ip_address(plan.gateway):
         raise AddressError(f"ip_address: {ip} is the gateway of {plan.cidr}.")
+    if any(address == ipaddress.ip_address(c) for c in plan.controllers):
+        raise AddressError(f"ip_address: {ip} is a rack controller's address.")
     for kind, start, end in plan.ranges:
         if int(ipaddress.ip_address(start)) <= value <= int(ipaddress.ip_address(end)):
             raise AddressError(f"ip_address: {ip} is inside the {kind} range "
@@ -116,3 +119,35 @@ def lowest_hole(plan: SubnetPlan, taken: Iterable[int]) -> int | None:
 def to_text(plan: SubnetPlan, value: int) -> str:
     return str(ipaddress.ip_address(value) if plan.network.version == 4 else
                ipaddress.IPv6Address(value))
+
+
+def free_blocks(plan: SubnetPlan, taken: Iterable[int]) -> list[tuple[int, int]]:
+    """The runs of addresses that could still be handed out, ascending (taken ascending)."""
+    first, last = plan.usable()
+    blocked = sorted([(v, v) for v in taken] + plan.excluded())
+    blocks, cursor = [], first
+    for start, end in blocked:
+        if end < cursor:
+            continue
+        if start > cursor:
+            blocks.append((cursor, min(start - 1, last)))
+        cursor = max(cursor, end + 1)
+        if cursor > last:
+            break
+    if cursor <= last:
+        blocks.append((cursor, last))
+    return [b for b in blocks if b[0] <= b[1]]
+
+
+def statistics(plan: SubnetPlan, taken: Iterable[int]) -> dict[str, object]:
+    """MAAS's subnet statistics: totals, what is available, the largest free run."""
+    first, last = plan.usable()
+    total = last - first + 1
+    blocks = free_blocks(plan, taken)
+    available = sum(end - start + 1 for start, end in blocks)
+    usage = (total - available) / total if total else 1.0
+    return {"num_available": available, "largest_available": max(
+        (end - start + 1 for start, end in blocks), default=0),
+        "num_unavailable": total - available, "total_addresses": total,
+        "usage": round(usage, 4), "usage_string": f"{usage:.0%}",
+        "available_string": f"{1 - usage:.0%}"}

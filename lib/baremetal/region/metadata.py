@@ -351,7 +351,9 @@ def _finish(conn: Connection, machine, status: S, found, ok: bool, error: str) -
                             message=f"{target.label}: {reason}", comment=reason)
         return "poweroff"
     if status is S.COMMISSIONING:
-        apply_inventory(conn, machine.id, parse(set_outputs(conn, found.id)))
+        booted_from = (request.headers.get("X-Forwarded-For") or request.remote_addr or ""
+                       ).split(",")[0].strip()
+        apply_inventory(conn, machine.id, parse(set_outputs(conn, found.id)), booted_from)
         tests = options.get("testing_scripts") or []
         if tests:
             start_script_set(conn, machine.id, "testing", tests, {"return_to": int(S.READY)})

@@ -25,17 +25,17 @@ def create_device(conn: Connection, *, hostname: str | None, mac_addresses: list
 
 
 def link_subnet(conn: Connection, interface_id: int, *, mode: str, subnet_id: int | None,
-                ip_address: str | None) -> str | None:
+                ip_address: str | None, auto_now: bool = False) -> str | None:
     """Replace the interface's link-only (link_up) entry, as MAAS does, then add this one.
-    A STATIC link claims its address (the one given, checked, or the next free one):
-    the address it got."""
+    A STATIC link claims its address (the one given, checked, or the next free one), and
+    so does an AUTO one with `auto_now` (a device: it is never deployed): the address."""
     from .ipam import claim_address
 
     conn.execute(delete(t.ip_links).where(t.ip_links.c.interface_id == interface_id,
                                           t.ip_links.c.mode == "link_up"))
     link_id = conn.execute(insert(t.ip_links).values(
         interface_id=interface_id, mode=mode, subnet_id=subnet_id)).inserted_primary_key[0]
-    if mode != "static" or subnet_id is None:
+    if subnet_id is None or not (mode == "static" or (mode == "auto" and auto_now)):
         return None
     ip = claim_address(conn, subnet_id, ip=ip_address, link_id=link_id)
     conn.execute(update(t.ip_links).where(t.ip_links.c.id == link_id).values(ip_address=ip))

@@ -36,8 +36,14 @@ def subnet_plan(conn: Connection, subnet_id: int) -> SubnetPlan:
     ranges = conn.execute(select(t.ip_ranges.c.type, t.ip_ranges.c.start_ip,
                                  t.ip_ranges.c.end_ip)
                           .where(t.ip_ranges.c.subnet_id == subnet_id)).all()
+    network = ipaddress.ip_network(row.cidr, strict=False)
+    controllers = tuple(
+        str(ipaddress.ip_interface(address).ip)
+        for interfaces in conn.execute(select(t.rack_controllers.c.interfaces)).scalars()
+        for nic in interfaces or [] for address in nic.get("addresses", [])
+        if ipaddress.ip_interface(address).ip in network)
     return SubnetPlan(row.cidr, row.gateway_ip, tuple(row.dns_servers or ()),
-                      tuple((r.type, r.start_ip, r.end_ip) for r in ranges))
+                      tuple((r.type, r.start_ip, r.end_ip) for r in ranges), controllers)
 
 
 def _insert(conn: Connection, subnet_id: int, ip: str, link_id: int | None,

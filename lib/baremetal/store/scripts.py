@@ -3,6 +3,7 @@ written into the machine's record."""
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
 from typing import Any
 
@@ -105,10 +106,12 @@ def list_script_sets(conn: Connection, machine_ids: Sequence[int],
     return out
 
 
-def apply_inventory(conn: Connection, machine_id: int, found: Inventory) -> None:
+def apply_inventory(conn: Connection, machine_id: int, found: Inventory,
+                    boot_address: str | None = None) -> None:
     """Write what commissioning found: CPU, memory, architecture, hardware_info, disks
-    (replaced) and NICs (kept by MAC with their links, new ones added, vanished ones
-    removed); the NIC that booted becomes the boot interface."""
+    (replaced) and NICs (physical ones kept by MAC with their links, new ones added,
+    vanished ones removed); the NIC that booted becomes the boot interface and, if it has
+    no link yet, is linked AUTO to the subnet it booted on (`boot_address`), as in MAAS."""
     m, i, b = t.machines, t.interfaces, t.block_devices
     values: dict[str, Any] = {"cpu_count": found.cpu_count, "cpu_speed": found.cpu_speed,
                               "memory": found.memory, "hardware_info": found.hardware_info(),
@@ -126,7 +129,8 @@ def apply_inventory(conn: Connection, machine_id: int, found: Inventory) -> None
         )).inserted_primary_key[0])
     values["boot_disk_id"] = disk_ids[0] if disk_ids else None
     existing = {row.mac_address: row.id for row in conn.execute(
-        select(i.c.id, i.c.mac_address).where(i.c.machine_id == machine_id))}
+        select(i.c.id, i.c.mac_address).where(i.c.machine_id == machine_id,
+                                              i.c.type == "physical"))}
     seen = set()
     for nic in found.interfaces:
         seen.add(nic["mac"])
@@ -145,6 +149,25 @@ def apply_inventory(conn: Connection, machine_id: int, found: Inventory) -> None
     if gone and found.interfaces:
         conn.execute(delete(i).where(i.c.id.in_(gone)))
     conn.execute(update(m).where(m.c.id == machine_id).values(**values))
+    if boot_address and values.get("boot_interface_id"):
+        _link_boot_interface(conn, values["boot_interface_id"], boot_address)
+
+
+def _link_boot_interface(conn: Connection, interface_id: int, address: str) -> None:
+    link = t.ip_links
+    if conn.execute(select(link.c.id).where(link.c.interface_id == interface_id)).first():
+        return  # the operator's links stay as they are
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return
+    for subnet in conn.execute(select(t.subnets.c.id, t.subnets.c.cidr, t.subnets.c.vlan_id)):
+        if ip in ipaddress.ip_network(subnet.cidr, strict=False):
+            conn.execute(insert(link).values(interface_id=interface_id, mode="auto",
+                                             subnet_id=subnet.id))
+            conn.execute(update(t.interfaces).where(t.interfaces.c.id == interface_id)
+                         .values(vlan_id=subnet.vlan_id))
+            return
 
 
 # SSH keys of users, installed by deployment.

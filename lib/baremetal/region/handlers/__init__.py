@@ -2,6 +2,7 @@
 they appear in `describe/`."""
 
 from . import (  # noqa: F401
+    addresses,
     catalog,
     devices,
     events,

@@ -219,7 +219,7 @@ def link_subnet_action(call, system_id, id):  # type: ignore[no-untyped-def]
         if ip is not None and mode != "static":
             raise BadRequest("ip_address: only with mode=STATIC.")
         link_subnet(conn, nic.id, mode=mode, subnet_id=subnet.id if subnet else None,
-                    ip_address=ip)
+                    ip_address=ip, auto_now=node.node_type is NodeType.DEVICE)
         if p.boolean("default_gateway", False):
             set_default_gateway(conn, node.id, nic.id, None)
     return _edit(call, system_id, "link", change, id)
