@@ -91,7 +91,7 @@ def start_bmcs(count: int, username: str = "admin", password: str = "password",
 
 def start_region(directory: Path, database_url: str | None = None,
                  command: str = "up", env: dict[str, str] | None = None,
-                 build_os_image: bool = False) -> LiveRegion:
+                 build_os_image: bool = False, workers: int = 1) -> LiveRegion:
     """`baremetal up` (region and an in-process power worker) or `baremetal region`."""
     url = database_url or f"sqlite:///{directory / 'region.db'}"
     port = free_port()
@@ -115,7 +115,8 @@ def start_region(directory: Path, database_url: str | None = None,
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [str(BAREMETAL), command, "--database-url", url, "--port", str(port),
-             "--threads", "8", *extra], stdout=log, stderr=subprocess.STDOUT,
+             "--threads", "8", "--workers", str(workers), *extra], stdout=log,
+            stderr=subprocess.STDOUT,
             env={**os.environ, **(env or {})})
     region = LiveRegion(f"http://127.0.0.1:{port}/MAAS/", store, admin_key, user_key,
                         process, log_path, tftp_port, http_port)

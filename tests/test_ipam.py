@@ -17,8 +17,11 @@ from baremetal.network.ipam import AddressError, SubnetPlan, check_static, lowes
 from baremetal.store import Store
 from baremetal.store import schema as t
 from baremetal.store.boot import create_ip_range, machine_token
+from baremetal.store.devices import create_device
 from baremetal.store.ipam import SubnetFull, claim_address, release_link
-from baremetal.store.references import create_subnet, create_vlan
+from baremetal.store.references import create_subnet, create_vlan, network_index
+
+from .live import start_region, stop_region
 
 PLAN = SubnetPlan("10.0.0.0/24", gateway="10.0.0.1", dns_servers=("10.0.0.2",),
                   ranges=(("dynamic", "10.0.0.100", "10.0.0.150"),
@@ -231,3 +234,63 @@ def test_subnet_address_reports_and_reservations(api):
                     data={"ip": "10.77.0.2"}).status_code == 204
     # Released: available again (the one reserved with a MAC stays).
     assert get("statistics").get_json()["num_available"] == 9
+
+
+def _link_devices(api_url: str, key: str, nics: list[str], subnet: str) -> list[tuple]:
+    """One process: 8 threads link STATIC (no address: the next free one) over HTTP."""
+    import requests
+
+    from .api import oauth_header
+
+    session = requests.Session()
+    session.headers["Authorization"] = oauth_header(key)
+
+    def link(uri: str) -> tuple:
+        response = session.post(api_url.rstrip("/") + uri.removeprefix("/MAAS/api/2.0"),
+                                params={"op": "link_subnet"},
+                                data={"mode": "static", "subnet": subnet}, timeout=120)
+        if response.status_code == 200:
+            return ("ok", response.json()["links"][-1]["ip_address"])
+        return (response.status_code, response.text)
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        return list(pool.map(link, nics))
+
+
+def test_32_clients_of_two_region_processes_never_share_an_address(tmp_path, postgres_server):
+    """Over HTTP, on PostgreSQL, against a region with two worker processes: 4 processes x
+    8 threads link 48 devices STATIC on a /27 with 28 free addresses."""
+    url = postgres_server.create()
+    region = start_region(tmp_path, database_url=url, command="region", workers=2)
+    try:
+        with region.store.write() as conn:
+            vlans, _ = network_index(conn)
+            subnet = create_subnet(conn, "10.66.0.0/27", min(vlans), gateway_ip="10.66.0.1")
+            create_ip_range(conn, subnet, "reserved", "10.66.0.29", "10.66.0.30")
+            admin = conn.execute(select(t.users.c.id).where(
+                t.users.c.username == "admin")).scalar()
+            systems = [create_device(conn, hostname=f"c{n}", parent_id=None,
+                                     mac_addresses=[f"52:54:00:66:00:{n:02x}"],
+                                     owner_id=admin, username="admin") for n in range(48)]
+        import requests
+
+        from .api import oauth_header
+
+        headers = {"Authorization": oauth_header(region.admin_key)}
+        nics = [requests.get(region.api + f"devices/{s}/", headers=headers, timeout=30)
+                .json()["interface_set"][0]["resource_uri"] for s in systems]
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(PROCESSES, mp_context=context) as processes:
+            futures = [processes.submit(_link_devices, region.api, region.admin_key,
+                                        nics[n::PROCESSES], "10.66.0.0/27")
+                       for n in range(PROCESSES)]
+            outcomes = [o for f in futures for o in f.result(timeout=300)]
+        given = [ip for kind, ip in outcomes if kind == "ok"]
+        refused = [(kind, text) for kind, text in outcomes if kind != "ok"]
+        assert len(given) == len(set(given)) == 27  # .2-.28: the gateway and .29-.30 kept
+        assert len(refused) == 48 - 27
+        assert all(kind == 409 and "no free address" in text for kind, text in refused), \
+            refused
+    finally:
+        stop_region(region)
+        postgres_server.drop(url)

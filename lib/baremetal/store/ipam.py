@@ -22,7 +22,9 @@ from baremetal.network.ipam import (
 
 from . import schema as t
 
-ATTEMPTS = 16
+# Each lost race means another claimant got an address, so retries end when the subnet
+# fills up; the cap is only a guard.
+ATTEMPTS = 10_000
 
 
 class SubnetFull(RuntimeError):
