@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import insert, select, update
 
 from baremetal.models import NodeStatus
 from baremetal.store import schema as t
@@ -163,3 +163,48 @@ def test_bad_interface_input_is_refused_and_changes_nothing(lab):
             conn.execute(update(t.machines).where(t.machines.c.system_id == system_id)
                          .values(status=int(NodeStatus.READY)))
     assert tagged
+
+
+def test_the_interfaces_command(lab, tmp_path):
+    import json
+    import os
+    import subprocess
+
+    from .live import BAREMETAL
+
+    region, _, _, other, tagged, _, (plain, _) = lab
+    env = {**os.environ, "BAREMETAL_CONFIG_DIR": str(tmp_path)}
+
+    def run(*args: str, ok: bool = True) -> subprocess.CompletedProcess:
+        done = subprocess.run([str(BAREMETAL), *args], capture_output=True, text=True,
+                              timeout=60, env=env)
+        assert (done.returncode == 0) == ok, done.stderr
+        return done
+
+    run("login", "lab", region.url, region.admin_key)
+    with region.store.write() as conn:  # a second NIC to bond with
+        machine_id = conn.execute(select(t.machines.c.id).where(
+            t.machines.c.system_id == other)).scalar()
+        conn.execute(insert(t.interfaces).values(
+            machine_id=machine_id, name="eth1", type="physical",
+            mac_address="52:54:00:bb:00:02", enabled=True, mtu=1500, link_speed=0,
+            parents=[], tags=[]))
+    bonded = run("interfaces", "bond", other, "bond0", "--parents", "eth0,eth1",
+                 "--mode", "802.3ad", "--lacp-rate", "fast")
+    assert "bond0" in bonded.stdout and "bond" in bonded.stdout
+    run("interfaces", "vlan", other, "bond0", "--vlan", str(tagged))
+    linked = run("interfaces", "link", other, "bond0", "--mode", "static", "--subnet",
+                 str(plain), "--default-gateway", "--format", "json")
+    [link] = json.loads(linked.stdout)["links"]
+    assert link["mode"] == "static" and link["ip_address"].startswith("10.40.0.")
+    listing = run("interfaces", "list", other).stdout
+    rows = {line.split()[1]: line for line in listing.splitlines()[1:]}
+    assert set(rows) == {"eth0", "eth1", "bond0", "bond0.42"}
+    assert f"static:{link['ip_address']}@10.40.0.0/24" in rows["bond0"]
+    run("interfaces", "unlink", other, "bond0", str(link["id"]))
+    refused = run("interfaces", "delete", other, "bond0", ok=False)
+    assert "bond0 is the parent of bond0.42: delete that first." in refused.stderr
+    run("interfaces", "delete", other, "bond0.42")
+    run("interfaces", "delete", other, "bond0")
+    missing = run("interfaces", "link", other, "eth9", "--mode", "dhcp", ok=False)
+    assert "no interface 'eth9' on this node (it has eth0, eth1)" in missing.stderr

@@ -101,11 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
     _boot(rack)
     rack.add_argument("--no-power", action="store_true",
                       help="do not run power jobs (another worker does)")
-    from . import images
+    from . import images, interfaces
     from .client import add_parsers
 
     common = add_parsers(commands)
     images.add_parser(commands, common, _common)
+    interfaces.add_parser(commands, common)
     token = commands.add_parser("enlistment-token",
                                 help="print (or rotate) the token unknown machines enlist with")
     _common(token)
@@ -239,12 +240,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from .client import CLIENT_COMMANDS
 
-    if args.command == "images" and args.images_command != "build":
+    if (args.command == "images" and args.images_command != "build") \
+            or args.command == "interfaces":
+        from . import images, interfaces
         from .client import CommandError
-        from .images import client
 
         try:
-            return client(args)
+            return (images if args.command == "images" else interfaces).client(args)
         except CommandError as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
