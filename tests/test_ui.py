@@ -207,3 +207,36 @@ def test_settings_show_images_and_the_progress_of_image_work(api):
     assert ">ready<" in section
     assert "import: running &mdash; downloading root.squashfs (120.0 MiB of 300.0 MiB)" \
         in section
+
+
+def test_an_admin_shapes_interfaces_on_the_machine_page(api):
+    _login(api.client, "admin", "admin-password")
+    machines = api.call("GET", "machines/", api.admin_key).get_json()
+    system_id = machines[0]["system_id"]
+    page = api.client.get(f"/MAAS/machines/{system_id}").text
+    section = page[page.index('id="interfaces"'):]
+    assert "STATIC on 10.10.0.0/24: <span class=\"mono\">10.10.0.10</span>" in section
+    nic = machines[0]["interface_set"][0]["id"]
+    post = lambda **form: api.client.post(  # noqa: E731
+        f"/MAAS/machines/{system_id}/interfaces", data={"csrf_token": _csrf(page), **form})
+    linked = post(action="link_subnet", interface=str(nic), mode="static", subnet="1")
+    assert "link subnet: done" in linked.text, linked.text
+    refused = post(action="link_subnet", interface=str(nic), mode="static", subnet="1",
+                   ip_address="10.10.0.10")
+    assert "ip_address: 10.10.0.10 is already in use." in refused.text
+    bond = post(action="create_bond", name="bond0", parents=[str(nic)],
+                bond_mode="balance-rr")
+    assert "parents: a bond needs at least two interfaces." in bond.text
+    again = api.client.get(f"/MAAS/machines/{system_id}").text
+    assert "10.10.0.14" in again[again.index('id="interfaces"'):]  # the next free one
+    # Without a CSRF token nothing happens; a non-admin sees no forms and is refused.
+    assert api.client.post(f"/MAAS/machines/{system_id}/interfaces", data={
+        "action": "unlink_subnet", "interface": str(nic)}).status_code == 400
+    api.client.get("/MAAS/accounts/logout")
+    _login(api.client, "alice", "alice-password")
+    page = api.client.get(f"/MAAS/machines/{system_id}").text
+    assert 'id="bond-form"' not in page
+    denied = api.client.post(f"/MAAS/machines/{system_id}/interfaces", data={
+        "csrf_token": _csrf(page), "action": "unlink_subnet", "interface": str(nic),
+        "id": "1"})
+    assert "have permission to unlink interfaces of this machine" in denied.text

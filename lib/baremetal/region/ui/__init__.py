@@ -40,11 +40,12 @@ from baremetal.store.accounts import (
     list_users,
 )
 from baremetal.store.boot import enlistment_token, rotate_enlistment_token
-from baremetal.store.catalog import list_pools, list_tags, list_zones
+from baremetal.store.catalog import list_pools, list_tags, list_vlans, list_zones
 from baremetal.store.images import list_activity
 from baremetal.store.listing import SORTABLE, MachineFilter, machine_page
 from baremetal.store.machines import load_machines
 from baremetal.store.racks import get_or_create_setting, list_racks
+from baremetal.store.references import network_index
 from baremetal.store.scripts import list_script_sets
 
 from . import bulk
@@ -247,8 +248,11 @@ def machine(system_id: str) -> str:
             abort(404)
         runs = list_script_sets(conn, [found[0].id])
         events = list(reversed(list_events(conn, system_id)))[:50]
+        vlans, subnets = network_index(conn)
     return render_template("machine.html", m=found[0], runs=runs, events=events,
-                           actions=bulk.ACTIONS)
+                           actions=bulk.ACTIONS, subnets=sorted(subnets.values(),
+                                                                key=lambda s: s.cidr),
+                           vlans=sorted(vlans.values(), key=lambda v: (v.fabric, v.vid)))
 
 
 @ui.post("/machines/<system_id>/action")
@@ -271,6 +275,43 @@ def machine_action(system_id: str) -> Any:
                             request.host_url)
     return render_template("bulk_result.html", outcomes=outcomes,
                            label=bulk.ACTIONS.get(action, (action,))[0],
+                           back=url_for("ui.machine", system_id=system_id))
+
+
+# Shaping a machine's interfaces: the API's own interface actions (the same checks, state
+# rule and messages), called with the form's fields.
+
+INTERFACE_ACTIONS = {"create_bond", "create_vlan", "create_bridge", "link_subnet",
+                     "unlink_subnet", "delete"}
+
+
+@ui.post("/machines/<system_id>/interfaces")
+@login_required
+def machine_interfaces(system_id: str) -> Any:
+    from baremetal.region.app import Call
+    from baremetal.region.errors import ApiError
+    from baremetal.region.handlers import interfaces as api
+    from baremetal.region.params import Params
+
+    action = request.form.get("action", "")
+    if action not in INTERFACE_ACTIONS:
+        abort(400)
+    fields = [(k, v) for k, values in request.form.lists() for v in values
+              if k not in ("action", "csrf_token", "interface") and v != ""]
+    call = Call(_store(), g.ui_user, Params(fields), request.host_url)
+    interface = request.form.get("interface", "")
+    try:
+        if action.startswith("create_"):
+            getattr(api, f"{action}_action")(call, system_id)
+        elif action == "delete":
+            api.delete_interface_action(call, system_id, interface)
+        else:
+            getattr(api, f"{action}_action")(call, system_id, interface)
+        outcome = bulk.Outcome(system_id, system_id, True, f"{action.replace('_', ' ')}: done")
+    except ApiError as error:
+        outcome = bulk.Outcome(system_id, system_id, False, error.message)
+    return render_template("bulk_result.html", outcomes=[outcome],
+                           label=action.replace("_", " "),
                            back=url_for("ui.machine", system_id=system_id))
 
 
