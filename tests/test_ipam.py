@@ -172,7 +172,7 @@ def test_deploy_gives_auto_links_addresses_and_release_takes_them_back(api):
                             headers={"Authorization": f"Bearer {token}"})
     eth0 = json.loads(served.data)["network"]["ethernets"]["eth0"]
     assert eth0["addresses"] == ["10.10.0.10/24", "10.10.0.15/24"]
-    assert eth0["routes"] == [{"to": "default", "via": "10.10.0.1"}]
+    assert eth0["routes"] == [{"to": "0.0.0.0/0", "via": "10.10.0.1"}]
     released = api.call("POST", f"machines/{first}/?op=release", api.admin_key).get_json()
     assert released["ip_addresses"] == ["10.10.0.10"]  # the STATIC one stays
     again = _link(api, machines[2], "static", "10.10.0.0/24").get_json()

@@ -114,11 +114,11 @@ def test_what_a_deployed_os_needs_is_in_the_config():
     vlan = config["vlans"]["bond0.42"]
     assert (vlan["id"], vlan["link"]) == (42, "bond0")
     # The default gateway is the link marked so, not the first one.
-    assert vlan["routes"] == [{"to": "default", "via": "10.42.0.1"}]
+    assert vlan["routes"] == [{"to": "0.0.0.0/0", "via": "10.42.0.1"}]
     assert vlan["nameservers"] == {"addresses": ["10.42.0.2"]}
     physical = render_network_config(SHAPES["physical static with routes and DNS"])
     eth1 = physical["ethernets"]["eth1"]
-    assert eth1["routes"] == [{"to": "default", "via": "10.0.0.1"}]
+    assert eth1["routes"] == [{"to": "0.0.0.0/0", "via": "10.0.0.1"}]
     assert eth1["nameservers"] == {"addresses": ["10.0.0.2", "10.0.0.3"]}
     lacp = render_network_config(SHAPES["bond 802.3ad"])["bonds"]["bond0"]["parameters"]
     assert lacp == {"mode": "802.3ad", "mii-monitor-interval": 100, "lacp-rate": "fast",
@@ -126,3 +126,50 @@ def test_what_a_deployed_os_needs_is_in_the_config():
     mixed = render_network_config(SHAPES["physical dhcp, v6 static, link-up"])["ethernets"]
     assert mixed["eth1"]["dhcp4"] is True and mixed["eth2"]["addresses"] == ["fd00:1::10/64"]
     assert "addresses" not in mixed["eth3"] and "dhcp4" not in mixed["eth3"]
+
+
+@pytest.fixture(scope="module")
+def debian_cloud_init(tmp_path_factory):
+    """cloud-init 22.4's Python package, taken from the Debian image (built once per
+    machine, cached): the very code that will read this config on a deployed machine."""
+    from baremetal.images.debian import BuildInputs, build
+
+    image = build(BuildInputs())
+    [squashfs] = [f.path for f in image.files if f.filetype == "squashfs"]
+    target = tmp_path_factory.mktemp("cloud-init") / "root"
+    subprocess.run(["unsquashfs", "-q", "-d", str(target), str(squashfs),
+                    "usr/lib/python3/dist-packages/cloudinit"], check=True,
+                   capture_output=True, timeout=300)
+    return target / "usr/lib/python3/dist-packages"
+
+
+CLOUD_INIT_CHECK = """
+import json, sys
+from cloudinit.net import eni
+from cloudinit.net.network_state import parse_net_config_data
+state = parse_net_config_data(json.load(sys.stdin), skip_broken=False)
+print(eni.Renderer()._render_interfaces(state))
+"""
+
+
+@pytest.mark.parametrize("shape", list(SHAPES))
+def test_every_shape_is_read_by_debian_cloud_init(shape, debian_cloud_init):
+    """Debian 12's cloud-init parses the config (no broken entry skipped) and renders the
+    ifupdown configuration it writes on the installed machine."""
+    import sys
+
+    config = render_network_config(SHAPES[shape])
+    done = subprocess.run([sys.executable, "-c", CLOUD_INIT_CHECK], input=json.dumps(config),
+                          capture_output=True, text=True, timeout=60,
+                          env={"PYTHONPATH": str(debian_cloud_init), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    interfaces = done.stdout
+    for nic_ in SHAPES[shape].interfaces:
+        assert f"iface {nic_.name}" in interfaces or f"auto {nic_.name}" in interfaces
+        for link_ in nic_.links:
+            if link_.ip_address:
+                assert f"address {link_.ip_address}" in interfaces
+    default = next((found for n in SHAPES[shape].interfaces for found in n.links
+                    if found.default_gateway), None)
+    if default is not None:  # the default route, through the link marked so
+        assert f"route add default gw {default.subnet.gateway_ip}" in interfaces

@@ -46,7 +46,8 @@ def _addressing(nic: Interface, default: tuple[str, Any] | None) -> dict[str, An
         elif link.mode in (LinkMode.STATIC, LinkMode.AUTO) and link.ip_address:
             addresses.append(f"{link.ip_address}/{network.prefixlen}")
             if default is not None and default[0] == nic.name and default[1].id == link.id:
-                config["routes"] = [{"to": "default" if network.version == 4 else "::/0",
+                # (not "default": cloud-init 22.4, Debian 12's, refuses it)
+                config["routes"] = [{"to": "0.0.0.0/0" if network.version == 4 else "::/0",
                                      "via": subnet.gateway_ip}]
         servers += [s for s in subnet.dns_servers if s not in servers]
     if addresses:
