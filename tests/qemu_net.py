@@ -133,13 +133,22 @@ def commission(region, vm: Vm, timeout: float, what: str, **params: str) -> tupl
     return machine, time.monotonic() - started
 
 
-def check_inventory(machine: dict, mac: str, memory_mib: int) -> None:
+def check_inventory(machine: dict, mac: str, memory_mib: int, host_address: str) -> None:
     """The VM's real hardware, as its kernel saw it: 2 CPUs, its memory less what the
-    firmware and kernel keep, a 2 GiB virtio disk, its one NIC, booted from that NIC."""
+    firmware and kernel keep, a 2 GiB virtio disk, its one NIC, booted from that NIC, which
+    was seen with its DHCP address (from the dynamic range) and is linked AUTO to the
+    subnet it booted on."""
     assert machine["status_name"] == "Ready", machine["status_message"]
     assert machine["cpu_count"] == 2
     assert memory_mib * 0.85 <= machine["memory"] <= memory_mib
     assert [(d["name"], d["size"]) for d in machine["blockdevice_set"]] == [("vda", 2 << 30)]
     assert [i["mac_address"] for i in machine["interface_set"]] == [mac]
     assert machine["boot_interface"]["mac_address"] == mac
-    assert "e1000" in machine["interface_set"][0]["tags"]
+    nic = machine["interface_set"][0]
+    assert "e1000" in nic["tags"]
+    network = host_address.rsplit(".", 1)[0]
+    [seen] = nic["discovered"]
+    assert seen["subnet"]["cidr"] == f"{network}.0/24"
+    assert 100 <= int(seen["ip_address"].rsplit(".", 1)[1]) <= 150
+    assert [(link["mode"], link["subnet"]["cidr"]) for link in nic["links"]] == [
+        ("auto", f"{network}.0/24")]

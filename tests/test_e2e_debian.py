@@ -137,7 +137,7 @@ def test_a_vm_is_commissioned_in_the_debian_environment(debian_image, network, t
         vm = Vm(region, tmp_path, MAC, network, memory_mib=1536)
         ready, to_ready = commission(region, vm, 600, "commissioning in the Debian "
                                      "environment", skip_bmc_config="1", testing_scripts="none")
-        check_inventory(ready, MAC, 1536)
+        check_inventory(ready, MAC, 1536, HOST_ADDRESS)
         console = vm.console.read_text(errors="replace")
         assert "Debian GNU/Linux 12 (bookworm)" in console  # systemd's greeting
         assert "Cloud-init v. 22.4.2 running 'modules:final'" in console

@@ -54,7 +54,7 @@ def test_a_qemu_vm_is_commissioned_deployed_and_released(network, tmp_path):
         system_id, bmc, console = vm.system_id, vm.bmc, vm.console
 
         ready, to_ready = commission(region, vm, 300, "commissioning", skip_bmc_config="1")
-        check_inventory(ready, MAC, 1024)
+        check_inventory(ready, MAC, 1024, HOST_ADDRESS)
         wait_for(lambda: bmc.process is None, 60, "the image to power the VM off")
 
         started = time.monotonic()
@@ -71,7 +71,9 @@ def test_a_qemu_vm_is_commissioned_deployed_and_released(network, tmp_path):
         assert link["mode"] == "auto" and link["subnet"]["cidr"] == "10.254.9.0/24"
         assert deployed["ip_addresses"] == [link["ip_address"]] == ["10.254.9.2"]
         assert bmc.process is not None and bmc.process.poll() is None  # running, in memory
-        assert "baremetal: deployed; running" in console.read_text(errors="replace")
+        # (the image says so just after its last report, which made it Deployed)
+        wait_for(lambda: "baremetal: deployed; running" in console.read_text(errors="replace"),
+                 30, "the image to say it keeps running", console)
 
         api(region, "POST", f"machines/{system_id}/?op=release")
         wait_for(lambda: api(region, "GET", f"machines/{system_id}/")["status_name"]

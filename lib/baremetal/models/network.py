@@ -66,6 +66,7 @@ class Interface(BaseModel):
     children: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
     params: dict[str, Any] = Field(default_factory=dict)  # bond/bridge settings
+    discovered: list[Link] = Field(default_factory=list)  # addresses it was seen with
 
     @property
     def effective_mtu(self) -> int:

@@ -116,7 +116,10 @@ class Renderer:
             "parents": list(nic.parents), "children": list(nic.children),
             "tags": list(nic.tags), "vlan": None if nic.vlan is None else self.vlan(nic.vlan),
             "link_speed": nic.link_speed, "interface_speed": nic.link_speed,
-            "link_connected": True, "discovered": None, "numa_node": 0,
+            "link_connected": True, "numa_node": 0,
+            "discovered": [{"ip_address": d.ip_address,
+                            "subnet": None if d.subnet is None else self.subnet(d.subnet)}
+                           for d in nic.discovered] or None,
         }
 
     def block_device(self, machine: Machine, disk: BlockDevice) -> JSON:

@@ -279,6 +279,9 @@ def load_machines(conn: Connection, ids: Select | Sequence[int]) -> list[Machine
             links=links_by_nic.get(row.id, []), parents=list(row.parents or []),
             children=children.get((row.machine_id, row.name), []), tags=list(row.tags or []),
             params=dict(row.params or {}),
+            discovered=[Link(id=0, mode=LinkMode.DHCP, ip_address=item["ip_address"],
+                             subnet=subnets.get(item["subnet_id"]))
+                        for item in row.discovered or []],
         ))
 
     parts_by_disk: dict[int, list[Partition]] = defaultdict(list)

@@ -188,6 +188,7 @@ interfaces = Table(
     Column("parents", JSON, nullable=False, default=list),
     Column("tags", JSON, nullable=False, default=list),
     Column("params", JSON, nullable=True),  # bond mode, miimon, ...; bridge type, stp
+    Column("discovered", JSON, nullable=True),  # [{ip_address, subnet_id}] seen booting
     UniqueConstraint("machine_id", "name"),
 )
 

@@ -154,19 +154,23 @@ def apply_inventory(conn: Connection, machine_id: int, found: Inventory,
 
 
 def _link_boot_interface(conn: Connection, interface_id: int, address: str) -> None:
-    link = t.ip_links
-    if conn.execute(select(link.c.id).where(link.c.interface_id == interface_id)).first():
-        return  # the operator's links stay as they are
+    """The address the NIC booted with is what it was `discovered` with; and a NIC with no
+    link yet is linked AUTO to that subnet (the operator's links stay as they are)."""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
         return
+    link = t.ip_links
     for subnet in conn.execute(select(t.subnets.c.id, t.subnets.c.cidr, t.subnets.c.vlan_id)):
         if ip in ipaddress.ip_network(subnet.cidr, strict=False):
-            conn.execute(insert(link).values(interface_id=interface_id, mode="auto",
-                                             subnet_id=subnet.id))
-            conn.execute(update(t.interfaces).where(t.interfaces.c.id == interface_id)
-                         .values(vlan_id=subnet.vlan_id))
+            conn.execute(update(t.interfaces).where(t.interfaces.c.id == interface_id).values(
+                discovered=[{"ip_address": str(ip), "subnet_id": subnet.id}]))
+            if conn.execute(select(link.c.id).where(link.c.interface_id == interface_id)
+                            ).first() is None:
+                conn.execute(insert(link).values(interface_id=interface_id, mode="auto",
+                                                 subnet_id=subnet.id))
+                conn.execute(update(t.interfaces).where(t.interfaces.c.id == interface_id)
+                             .values(vlan_id=subnet.vlan_id))
             return
 
 

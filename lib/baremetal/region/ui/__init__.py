@@ -40,7 +40,7 @@ from baremetal.store.accounts import (
     list_users,
 )
 from baremetal.store.boot import enlistment_token, rotate_enlistment_token
-from baremetal.store.catalog import list_pools, list_tags, list_vlans, list_zones
+from baremetal.store.catalog import list_pools, list_tags, list_zones
 from baremetal.store.images import list_activity
 from baremetal.store.listing import SORTABLE, MachineFilter, machine_page
 from baremetal.store.machines import load_machines

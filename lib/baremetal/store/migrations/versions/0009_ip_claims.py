@@ -1,5 +1,6 @@
 """Address claims: one row per address handed out (links, reservations), unique; bond and
-bridge parameters of interfaces; the link a machine's default route goes through.
+bridge parameters of interfaces and the addresses they were seen with; the link a
+machine's default route goes through.
 
 Revision ID: 0009
 Revises: 0008
@@ -46,6 +47,7 @@ def upgrade() -> None:
                     unique=False)
     with op.batch_alter_table("interfaces") as batch:
         batch.add_column(sa.Column("params", sa.JSON(), nullable=True))
+        batch.add_column(sa.Column("discovered", sa.JSON(), nullable=True))
     with op.batch_alter_table("ip_links") as batch:
         batch.add_column(sa.Column("default_gateway", sa.Boolean(), nullable=False,
                                    server_default=sa.false()))
@@ -72,6 +74,7 @@ def downgrade() -> None:
     with op.batch_alter_table("ip_links") as batch:
         batch.drop_column("default_gateway")
     with op.batch_alter_table("interfaces") as batch:
+        batch.drop_column("discovered")
         batch.drop_column("params")
     op.drop_index("ix_ip_claims_subnet_id_ip_int", table_name="ip_claims")
     op.drop_index(op.f("ix_ip_claims_reserved_id"), table_name="ip_claims")
