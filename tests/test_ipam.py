@@ -294,3 +294,46 @@ def test_32_clients_of_two_region_processes_never_share_an_address(tmp_path, pos
     finally:
         stop_region(region)
         postgres_server.drop(url)
+
+
+def test_static_routes_reach_the_deployed_machines_network_config(api):
+    post = lambda path, **data: api.call("POST", path, api.admin_key, data=data)  # noqa: E731
+    post("subnets/", cidr="192.168.50.0/24")
+    route = post("static-routes/", source="10.10.0.0/24", destination="192.168.50.0/24",
+                 gateway_ip="10.10.0.254", metric="50")
+    assert route.status_code == 200, route.get_data(as_text=True)
+    created = route.get_json()
+    assert (created["source"]["cidr"], created["destination"]["cidr"],
+            created["gateway_ip"], created["metric"]) == (
+        "10.10.0.0/24", "192.168.50.0/24", "10.10.0.254", 50)
+    for data, message in (
+            ({"source": "10.10.0.0/24", "destination": "192.168.50.0/24",
+              "gateway_ip": "192.168.50.1"},
+             "gateway_ip: 192.168.50.1 is not in the source subnet 10.10.0.0/24."),
+            ({"source": "10.10.0.0/24", "destination": "nowhere", "gateway_ip": "10.10.0.9"},
+             "destination: no subnet 'nowhere'."),
+            ({"source": "10.10.0.0/24", "destination": "192.168.50.0/24",
+              "gateway_ip": "10.10.0.254"}, "A route from 10.10.0.0/24 to 192.168.50.0/24")):
+        refused = post("static-routes/", **data)
+        assert refused.status_code == 400 and refused.get_data(as_text=True).startswith(
+            message), refused.get_data(as_text=True)
+    assert len(api.call("GET", "static-routes/", api.user_key).get_json()) == 1
+    backup = post("static-routes/", source="10.10.0.0/24", destination="192.168.50.0/24",
+                  gateway_ip="10.10.0.253", metric="200")  # another way there
+    assert backup.status_code == 200
+    assert len(api.call("GET", "static-routes/", api.user_key).get_json()) == 2
+    uri = f"static-routes/{created['id']}/"
+    assert api.call("PUT", uri, api.admin_key, data={"metric": "5"}).get_json()["metric"] == 5
+    # The route is in the network config of a machine on the source subnet.
+    machine = api.call("GET", "machines/", api.admin_key).get_json()[0]
+    with api.store.write() as conn:
+        machine_id = conn.execute(select(t.machines.c.id).where(
+            t.machines.c.system_id == machine["system_id"])).scalar()
+        token = machine_token(conn, machine_id)
+    served = api.client.get("/MAAS/metadata/latest/network-config",
+                            headers={"Authorization": f"Bearer {token}"})
+    eth0 = json.loads(served.data)["network"]["ethernets"]["eth0"]
+    assert {"to": "192.168.50.0/24", "via": "10.10.0.254", "metric": 5} in eth0["routes"]
+    assert api.call("DELETE", uri, api.admin_key).status_code == 204
+    assert api.call("GET", uri, api.admin_key).status_code == 404
+    assert api.call("POST", "static-routes/", api.user_key, data={}).status_code == 403

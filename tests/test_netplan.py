@@ -80,9 +80,13 @@ SHAPES = {
 }
 
 
+# Static routes by source subnet: the LAN reaches 192.168.50.0/24 through 10.0.0.254.
+ROUTES = {LAN.id: [("192.168.50.0/24", "10.0.0.254", 100)]}
+
+
 @pytest.mark.parametrize("shape", list(SHAPES))
 def test_every_shape_passes_netplan_generate(shape, tmp_path):
-    config = render_network_config(SHAPES[shape])
+    config = render_network_config(SHAPES[shape], ROUTES)
     root = tmp_path / "root"
     (root / "etc/netplan").mkdir(parents=True)
     path = root / "etc/netplan/50-cloud-init.yaml"
@@ -101,6 +105,8 @@ def test_every_shape_passes_netplan_generate(shape, tmp_path):
         for link_ in nic_.links:
             if link_.ip_address:
                 assert link_.ip_address in every
+    if shape == "physical static with routes and DNS":
+        assert "Destination=192.168.50.0/24" in every and "Gateway=10.0.0.254" in every
 
 
 def test_what_a_deployed_os_needs_is_in_the_config():
@@ -116,9 +122,10 @@ def test_what_a_deployed_os_needs_is_in_the_config():
     # The default gateway is the link marked so, not the first one.
     assert vlan["routes"] == [{"to": "0.0.0.0/0", "via": "10.42.0.1"}]
     assert vlan["nameservers"] == {"addresses": ["10.42.0.2"]}
-    physical = render_network_config(SHAPES["physical static with routes and DNS"])
+    physical = render_network_config(SHAPES["physical static with routes and DNS"], ROUTES)
     eth1 = physical["ethernets"]["eth1"]
-    assert eth1["routes"] == [{"to": "0.0.0.0/0", "via": "10.0.0.1"}]
+    assert eth1["routes"] == [{"to": "0.0.0.0/0", "via": "10.0.0.1"},
+                              {"to": "192.168.50.0/24", "via": "10.0.0.254", "metric": 100}]
     assert eth1["nameservers"] == {"addresses": ["10.0.0.2", "10.0.0.3"]}
     lacp = render_network_config(SHAPES["bond 802.3ad"])["bonds"]["bond0"]["parameters"]
     assert lacp == {"mode": "802.3ad", "mii-monitor-interval": 100, "lacp-rate": "fast",
@@ -158,7 +165,7 @@ def test_every_shape_is_read_by_debian_cloud_init(shape, debian_cloud_init):
     ifupdown configuration it writes on the installed machine."""
     import sys
 
-    config = render_network_config(SHAPES[shape])
+    config = render_network_config(SHAPES[shape], ROUTES)
     done = subprocess.run([sys.executable, "-c", CLOUD_INIT_CHECK], input=json.dumps(config),
                           capture_output=True, text=True, timeout=60,
                           env={"PYTHONPATH": str(debian_cloud_init), "PATH": "/usr/bin:/bin"})
@@ -173,3 +180,6 @@ def test_every_shape_is_read_by_debian_cloud_init(shape, debian_cloud_init):
                     if found.default_gateway), None)
     if default is not None:  # the default route, through the link marked so
         assert f"route add default gw {default.subnet.gateway_ip}" in interfaces
+    if shape == "physical static with routes and DNS":
+        # (cloud-init 22.4's ifupdown renderer drops the metric; netplan keeps it)
+        assert "route add -net 192.168.50.0/24 gw 10.0.0.254 " in interfaces

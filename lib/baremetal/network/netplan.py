@@ -7,12 +7,14 @@
 - STATIC and AUTO links: their addresses with the subnet's prefix; DHCP links: dhcp4/dhcp6;
   LINK_UP links: the interface is only brought up.
 - The default route goes through the link marked default gateway (else the first STATIC
-  or AUTO link on a subnet with a gateway); the subnets' DNS servers become nameservers.
+  or AUTO link on a subnet with a gateway); a link's subnet's static routes go through
+  its interface; the subnets' DNS servers become nameservers.
 """
 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from baremetal.models import Interface, InterfaceType, LinkMode, Machine
@@ -33,9 +35,10 @@ def _default_link(machine: Machine) -> tuple[str, Any] | None:
     return (chosen or candidates or [None])[0]
 
 
-def _addressing(nic: Interface, default: tuple[str, Any] | None) -> dict[str, Any]:
+def _addressing(nic: Interface, default: tuple[str, Any] | None,
+                routes: Mapping[int, Sequence[tuple[str, str, int]]]) -> dict[str, Any]:
     config: dict[str, Any] = {}
-    addresses, servers = [], []
+    addresses, servers, table = [], [], []
     for link in nic.links:
         subnet = link.subnet
         if subnet is None:
@@ -47,11 +50,16 @@ def _addressing(nic: Interface, default: tuple[str, Any] | None) -> dict[str, An
             addresses.append(f"{link.ip_address}/{network.prefixlen}")
             if default is not None and default[0] == nic.name and default[1].id == link.id:
                 # (not "default": cloud-init 22.4, Debian 12's, refuses it)
-                config["routes"] = [{"to": "0.0.0.0/0" if network.version == 4 else "::/0",
-                                     "via": subnet.gateway_ip}]
+                table.append({"to": "0.0.0.0/0" if network.version == 4 else "::/0",
+                              "via": subnet.gateway_ip})
+        if link.mode is not LinkMode.LINK_UP:
+            table += [{"to": destination, "via": gateway, "metric": metric}
+                      for destination, gateway, metric in routes.get(subnet.id, ())]
         servers += [s for s in subnet.dns_servers if s not in servers]
     if addresses:
         config["addresses"] = addresses
+    if table:
+        config["routes"] = table
     if servers:
         config["nameservers"] = {"addresses": servers}
     return config
@@ -76,8 +84,10 @@ def _parameters(nic: Interface) -> dict[str, Any]:
     return {}
 
 
-def render_network_config(machine: Machine) -> dict[str, Any]:
-    """cloud-init network config v2 for the machine (the `network:` key's value)."""
+def render_network_config(machine: Machine, routes: Mapping[int, Sequence[tuple[str, str, int]]]
+                          | None = None) -> dict[str, Any]:
+    """cloud-init network config v2 for the machine (the `network:` key's value); `routes`
+    are the static routes by source subnet id: (destination CIDR, gateway, metric)."""
     default = _default_link(machine)
     config: dict[str, Any] = {"version": 2}
     members = {parent for nic in machine.interfaces if nic.type is InterfaceType.BOND
@@ -103,6 +113,6 @@ def render_network_config(machine: Machine) -> dict[str, Any]:
         if nic.mtu:
             entry["mtu"] = nic.mtu
         if nic.name not in members:
-            entry.update(_addressing(nic, default))
+            entry.update(_addressing(nic, default, routes or {}))
         config.setdefault(SECTIONS[nic.type], {})[nic.name] = entry
     return config

@@ -41,6 +41,7 @@ from baremetal.store.machines import (
     load_machines,
     transition_machines,
 )
+from baremetal.store.routes import routes_by_source
 from baremetal.store.scripts import (
     apply_inventory,
     current_set,
@@ -218,8 +219,9 @@ def network_config(version: str) -> Response:
     with _store().read() as conn:
         machine = _machine(conn)
         [loaded] = load_machines(conn, [machine.id])
-    return Response(json.dumps({"network": render_network_config(loaded)}, indent=1) + "\n",
-                    mimetype="application/yaml")
+        routes = routes_by_source(conn)
+    return Response(json.dumps({"network": render_network_config(loaded, routes)}, indent=1)
+                    + "\n", mimetype="application/yaml")
 
 
 @metadata_api.get("/latest/by-id/<system_id>/<nonce>/")

@@ -320,6 +320,18 @@ reserved_ips = Table(
     Column("comment", Text, nullable=False, default=""),
 )
 
+# Routes between subnets (MAAS's static routes): machines with an address on `source` get a
+# route to `destination` through `gateway_ip` (which is on `source`).
+static_routes = Table(
+    "static_routes", metadata, _id(),
+    Column("source_id", ForeignKey("subnets.id", ondelete="CASCADE"), nullable=False,
+           index=True),
+    Column("destination_id", ForeignKey("subnets.id", ondelete="CASCADE"), nullable=False),
+    Column("gateway_ip", String(64), nullable=False),
+    Column("metric", Integer, nullable=False),
+    UniqueConstraint("source_id", "destination_id", "gateway_ip"),
+)
+
 # Every address handed out (a machine's or device's STATIC/AUTO link, a host reservation):
 # one row per address, unique, so that two region processes can never hand out the same
 # one; `ip_int` (IPv4) orders a subnet's addresses for picking the next free one.

@@ -28,6 +28,13 @@ from baremetal.store.catalog import (
 )
 from baremetal.store.racks import list_racks
 from baremetal.store.references import create_subnet, network_index
+from baremetal.store.routes import (
+    RouteError,
+    create_route,
+    delete_route,
+    list_routes,
+    update_route,
+)
 
 from ..errors import BadRequest, NotFound
 from ..registry import API_ROOT, registry
@@ -43,6 +50,8 @@ spaces = registry.resource("SpacesHandler", "/spaces/", "Manage spaces.")
 domains = registry.resource("DomainsHandler", "/domains/", "Manage DNS domains.")
 static_routes = registry.resource("StaticRoutesHandler", "/static-routes/",
                                   "Static routes between subnets.")
+static_route = registry.resource("StaticRouteHandler", "/static-routes/{route_id}/",
+                                 "One static route.")
 ip_ranges = registry.resource("IPRangesHandler", "/ipranges/",
                               "Address ranges of subnets: dynamic (DHCP) or reserved.")
 ip_range = registry.resource("IPRangeHandler", "/ipranges/{range_id}/", "One address range.")
@@ -208,10 +217,76 @@ def read_domains(call):  # type: ignore[no-untyped-def]
         return [domain_json(domain, count) for domain, count in list_domains(conn)]
 
 
+def _route_json(renderer: Renderer, row, subnets) -> dict:  # type: ignore[no-untyped-def]
+    return {"id": row.id, "source": renderer.subnet(subnets[row.source_id]),
+            "destination": renderer.subnet(subnets[row.destination_id]),
+            "gateway_ip": row.gateway_ip, "metric": row.metric,
+            "resource_uri": f"{API_ROOT}/static-routes/{row.id}/"}
+
+
+def _routes(call, change=None):  # type: ignore[no-untyped-def]
+    """Run `change(conn)` (if any) and answer the routes, or the one it names."""
+    try:
+        with (call.store.write() if change else call.store.read()) as conn:
+            wanted = change(conn) if change else None
+            _, subnets = network_index(conn)
+            renderer = Renderer()
+            found = [_route_json(renderer, row, subnets) for row in list_routes(conn)]
+    except RouteError as error:
+        raise BadRequest(str(error)) from None
+    if wanted is None:
+        return found
+    [one] = [r for r in found if r["id"] == wanted]
+    return one
+
+
 @static_routes.action("GET")
 def read_static_routes(call):  # type: ignore[no-untyped-def]
-    """Static routes; this region defines none."""
-    return []
+    """Routes between subnets: source, destination, gateway_ip, metric."""
+    return _routes(call)
+
+
+@static_routes.action("POST", admin=True)
+def create_static_route(call):  # type: ignore[no-untyped-def]
+    """A route: source and destination (subnet id, CIDR or name), gateway_ip (on the
+    source subnet), metric."""
+    p = call.params
+    return _routes(call, lambda conn: create_route(
+        conn, p.get("source"), p.get("destination"), p.required("gateway_ip"),
+        p.integer("metric", 0, minimum=0) or 0)["id"])
+
+
+@static_route.action("GET")
+def read_static_route(call, route_id):  # type: ignore[no-untyped-def]
+    """One route."""
+    found = [r for r in _routes(call) if str(r["id"]) == route_id]
+    if not found:
+        raise NotFound("No StaticRoute matches the given query.")
+    return found[0]
+
+
+@static_route.action("PUT", admin=True)
+def update_static_route(call, route_id):  # type: ignore[no-untyped-def]
+    """Change source, destination, gateway_ip or metric."""
+    p = call.params
+    number = _int("route_id", route_id)
+
+    def change(conn):  # type: ignore[no-untyped-def]
+        if not update_route(conn, number, source=p.get("source"),
+                            destination=p.get("destination"), gateway_ip=p.get("gateway_ip"),
+                            metric=p.integer("metric", None, minimum=0)):
+            raise NotFound("No StaticRoute matches the given query.")
+        return number
+    return _routes(call, change)
+
+
+@static_route.action("DELETE", admin=True)
+def delete_static_route(call, route_id):  # type: ignore[no-untyped-def]
+    """Delete the route."""
+    with call.store.write() as conn:
+        if not delete_route(conn, _int("route_id", route_id)):
+            raise NotFound("No StaticRoute matches the given query.")
+    return Response(status=204)
 
 
 def _network_error(call, create):  # type: ignore[no-untyped-def]

@@ -1,6 +1,6 @@
 """Address claims: one row per address handed out (links, reservations), unique; bond and
 bridge parameters of interfaces and the addresses they were seen with; the link a
-machine's default route goes through.
+machine's default route goes through; static routes between subnets.
 
 Revision ID: 0009
 Revises: 0008
@@ -45,6 +45,23 @@ def upgrade() -> None:
                     unique=False)
     op.create_index("ix_ip_claims_subnet_id_ip_int", "ip_claims", ["subnet_id", "ip_int"],
                     unique=False)
+    op.create_table(
+        "static_routes",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("source_id", sa.Integer(), nullable=False),
+        sa.Column("destination_id", sa.Integer(), nullable=False),
+        sa.Column("gateway_ip", sa.String(length=64), nullable=False),
+        sa.Column("metric", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["source_id"], ["subnets.id"], ondelete="CASCADE",
+                                name=op.f("fk_static_routes_source_id_subnets")),
+        sa.ForeignKeyConstraint(["destination_id"], ["subnets.id"], ondelete="CASCADE",
+                                name=op.f("fk_static_routes_destination_id_subnets")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_static_routes")),
+        sa.UniqueConstraint("source_id", "destination_id", "gateway_ip",
+                            name=op.f("uq_static_routes_source_id_destination_id_gateway_ip")),
+    )
+    op.create_index(op.f("ix_static_routes_source_id"), "static_routes", ["source_id"],
+                    unique=False)
     with op.batch_alter_table("interfaces") as batch:
         batch.add_column(sa.Column("params", sa.JSON(), nullable=True))
         batch.add_column(sa.Column("discovered", sa.JSON(), nullable=True))
@@ -71,6 +88,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_static_routes_source_id"), table_name="static_routes")
+    op.drop_table("static_routes")
     with op.batch_alter_table("ip_links") as batch:
         batch.drop_column("default_gateway")
     with op.batch_alter_table("interfaces") as batch:
