@@ -169,3 +169,30 @@ def test_boot_resources_have_the_shape_juju_reads(api):
 def test_static_routes_and_racks_are_lists(api):
     assert get(api, "static-routes/") == []
     assert get(api, "rackcontrollers/") == []
+
+
+def test_shaped_interfaces_keep_the_shape_clients_parse(api):
+    """Bonds, VLANs and bridges with links, as gomaasapi and python-libmaas parse them."""
+    machine = get(api, "machines/")[1]
+    system_id = machine["system_id"]
+    base = f"nodes/{system_id}/interfaces/"
+    api.call("POST", "subnets/", api.admin_key, data={"cidr": "10.30.0.0/24"})
+    nic = machine["interface_set"][0]["id"]
+    api.call("POST", f"{base}{nic}/?op=unlink_subnet", api.admin_key,
+             data={"id": machine["interface_set"][0]["links"][0]["id"]})
+    bond = api.call("POST", f"{base}?op=create_bond", api.admin_key,
+                    data={"name": "bond0", "parents": [nic], "bond_mode": "active-backup"})
+    assert bond.status_code == 200, bond.get_data(as_text=True)
+    bridge = api.call("POST", f"{base}?op=create_bridge", api.admin_key,
+                      data={"name": "br0", "parent": bond.get_json()["id"]}).get_json()
+    api.call("POST", f"{base}{bridge['id']}/?op=link_subnet", api.admin_key,
+             data={"mode": "static", "subnet": "10.30.0.0/24"})
+    nics = get(api, base)
+    assert {n["type"] for n in nics} == {"physical", "bond", "bridge"}
+    for one in nics:
+        check("interface", one)
+        for link in one["links"]:
+            check("link", link)
+    read = get(api, f"machines/{system_id}/")
+    check("machine", read)
+    assert read["ip_addresses"] == ["10.30.0.1"]
