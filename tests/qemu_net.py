@@ -22,6 +22,14 @@ from baremetal.store.racks import rack_secret
 from .api import oauth_header
 from .live import BAREMETAL, wait_until
 
+TIMINGS = Path(os.environ.get("BAREMETAL_E2E_TIMINGS", "/tmp/baremetal-e2e-timings.json"))
+
+
+def record_timings(**values: object) -> None:
+    """Keep the e2e figures (merged across the tests) for the closing notes."""
+    found = json.loads(TIMINGS.read_text()) if TIMINGS.exists() else {}
+    TIMINGS.write_text(json.dumps({**found, **values}))
+
 
 def ip(*args: str) -> None:
     subprocess.run(["ip", *args], check=True, capture_output=True, timeout=30)

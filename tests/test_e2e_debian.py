@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import json
 import os
 import subprocess
 import sys
@@ -35,6 +34,7 @@ from .qemu_net import (
     api,
     check_inventory,
     commission,
+    record_timings,
     serve_dhcp,
     start_rack,
     vm_network,
@@ -44,7 +44,6 @@ from .qemu_net import (
 pytestmark = pytest.mark.e2e
 MAC = "52:54:00:e2:e0:02"
 HOST_ADDRESS = "10.254.8.1"
-TIMINGS = Path(os.environ.get("BAREMETAL_E2E_TIMINGS", "/tmp/baremetal-e2e-timings.json"))
 
 
 @pytest.fixture(scope="module")
@@ -66,14 +65,9 @@ def debian_image(tmp_path_factory):
     image = build(BuildInputs())  # the same inputs again: the cache
     cached = time.monotonic() - started
     assert image.cached and cached < 1.0, cached
-    _record(build_s=round(took, 1), cached_build_s=round(cached, 3),
+    record_timings(build_s=round(took, 1), cached_build_s=round(cached, 3),
             sizes={f.filetype: f.size for f in image.files})
     return image
-
-
-def _record(**values: object) -> None:
-    found = json.loads(TIMINGS.read_text()) if TIMINGS.exists() else {}
-    TIMINGS.write_text(json.dumps({**found, **values}))
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +141,7 @@ def test_a_vm_is_commissioned_in_the_debian_environment(debian_image, network, t
         assert hooks >= 10, hooks
         wait_for(lambda: vm.bmc.process is None, 120, "the environment to power the VM off",
                  vm.console)
-        _record(import_s=round(imported, 1), debian_commission_to_ready_s=round(to_ready, 1))
+        record_timings(import_s=round(imported, 1), debian_commission_to_ready_s=round(to_ready, 1))
         print(f"\nDebian environment (TCG): import {imported:.1f} s; commission to Ready "
               f"{to_ready:.1f} s", file=sys.stderr)
     finally:

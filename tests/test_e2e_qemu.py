@@ -11,11 +11,8 @@ the VM from its real /proc and /sys through the metadata API, forwarded by the r
 
 from __future__ import annotations
 
-import json
-import os
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
@@ -25,6 +22,7 @@ from .qemu_net import (
     api,
     check_inventory,
     commission,
+    record_timings,
     serve_dhcp,
     start_rack,
     vm_network,
@@ -34,7 +32,6 @@ from .qemu_net import (
 pytestmark = pytest.mark.e2e
 MAC = "52:54:00:e2:e0:01"
 HOST_ADDRESS = "10.254.9.1"
-TIMINGS = Path(os.environ.get("BAREMETAL_E2E_TIMINGS", "/tmp/baremetal-e2e-timings.json"))
 
 
 @pytest.fixture(scope="module")
@@ -79,8 +76,8 @@ def test_a_qemu_vm_is_commissioned_deployed_and_released(network, tmp_path):
         wait_for(lambda: api(region, "GET", f"machines/{system_id}/")["status_name"]
                  == "Ready", 60, "release")
         wait_for(lambda: bmc.process is None, 60, "release to power the VM off")
-        TIMINGS.write_text(json.dumps({"power_on_to_ready_s": round(to_ready, 1),
-                                       "power_on_to_deployed_s": round(to_deployed, 1)}))
+        record_timings(power_on_to_ready_s=round(to_ready, 1),
+                       power_on_to_deployed_s=round(to_deployed, 1))
         print(f"\nqemu (TCG): commission to Ready {to_ready:.1f} s; "
               f"deploy to Deployed {to_deployed:.1f} s")
     finally:
