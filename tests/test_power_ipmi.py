@@ -46,7 +46,10 @@ def test_on_off_cycle_query(bmc):
     assert bmc.booted_from == ["network"] and bmc.boot_device == "default"
     assert perform(driver, s, "on") is PowerState.ON  # already on: cycled, PXE again
     assert bmc.booted_from == ["network", "network"]
+    # A cycle PXE boots too (an erase cycles a machine that boots its disk first).
+    driver.set_boot_device(s, "disk", one_time=False)
     assert perform(driver, s, "cycle") is PowerState.ON
+    assert bmc.booted_from == ["network", "network", "network"]
     assert perform(driver, s, "off") is PowerState.OFF
     assert bmc.power == "off"
 

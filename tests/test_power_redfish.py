@@ -69,6 +69,14 @@ def test_persistent_disk_boot(emulator):
     assert _system(emulator)["Boot"]["BootSourceOverrideTarget"] == "Pxe"
 
 
+def test_a_cycle_pxe_boots_a_server_that_boots_its_disk(emulator):
+    driver = RedfishDriver()
+    s = parse_settings("redfish", {"power_address": emulator})
+    driver.set_boot_device(s, "disk", one_time=False)
+    assert perform(driver, s, "cycle") is PowerState.ON
+    assert _system(emulator)["Boot"]["BootSourceOverrideTarget"] == "Pxe"
+
+
 def test_unreachable_service_is_retryable():
     s = parse_settings("redfish", {"power_address": f"http://127.0.0.1:{free_port()}"})
     with pytest.raises(PowerRetryableError, match="Cannot reach"):

@@ -187,7 +187,8 @@ def converse(settings: dict, operation: str):  # type: ignore[no-untyped-def]
             command.set_power("boot", wait=False)
         elif operation == "off":
             command.set_power("off", wait=False)
-        elif operation == "cycle":
+        elif operation == "cycle":  # the region cycles a machine to PXE boot it, as MAAS
+            command.set_bootdev("network", persist=False, uefiboot=uefi)
             command.set_power("boot", wait=False)
         elif operation.startswith("bootdev:"):
             _, device, mode = operation.split(":")

@@ -86,7 +86,14 @@ class RedfishDriver(PowerDriver):
         self._act(s, lambda system: system.reset_system(sushy.ResetType.FORCE_OFF))
 
     def power_cycle(self, s: RedfishSettings) -> None:
-        self._act(s, lambda system: system.reset_system(sushy.ResetType.FORCE_RESTART))
+        def cycle(system):  # type: ignore[no-untyped-def]
+            # The region cycles a machine to PXE boot it (erase, commission), as MAAS does:
+            # a server that boots its disk first must not boot the installed OS instead.
+            system.set_system_boot_options(sushy.BootSource.PXE,
+                                           enabled=sushy.BootSourceOverrideEnabled.ONCE)
+            system.reset_system(sushy.ResetType.FORCE_RESTART)
+
+        self._act(s, cycle)
 
     def power_query(self, s: RedfishSettings) -> PowerState:
         state = self._act(s, lambda system: system.power_state)
