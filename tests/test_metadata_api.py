@@ -81,3 +81,35 @@ def test_user_data_and_ssh_keys_go_to_the_deploying_machine(api):
     assert _call(api, "GET", "ssh-keys", token).text == "ssh-ed25519 AAAAkey admin@lab\n"
     other = api.client.get("/MAAS/metadata/latest/ssh-keys")
     assert other.status_code == 401
+
+
+def test_a_new_owner_means_a_new_token(api):
+    row, token = _machine(api)
+    assert _call(api, "GET", "script", token).status_code == 200
+    api.call("POST", "machines/?op=allocate", api.admin_key, data={"system_id": row.system_id})
+    assert _call(api, "GET", "script", token).status_code == 401  # the old owner's token
+    with api.store.write() as conn:
+        fresh = machine_token(conn, row.id)
+    assert fresh != token and _call(api, "GET", "script", fresh).status_code == 200
+    api.call("POST", f"machines/{row.system_id}/?op=release", api.admin_key)
+    assert _call(api, "GET", "script", fresh).status_code == 401
+
+
+def test_netboot_off_until_release(api):
+    from baremetal.store.machines import set_status
+
+    row, token = _machine(api)
+    api.call("POST", "machines/?op=allocate", api.admin_key, data={"system_id": row.system_id})
+    api.call("POST", f"machines/{row.system_id}/?op=deploy", api.admin_key)
+    with api.store.write() as conn:
+        token = machine_token(conn, row.id)
+        set_status(conn, row.system_id, NodeStatus.DEPLOYED)
+    done = api.client.post("/MAAS/metadata/2012-03-01/?op=netboot_off",
+                           headers={"Authorization": f"Bearer {token}"})
+    assert done.status_code == 200
+    machine = api.call("GET", f"machines/{row.system_id}/", api.admin_key).get_json()
+    assert machine["netboot"] is False
+    assert api.client.post("/MAAS/metadata/2012-03-01/?op=netboot_off").status_code == 401
+    api.call("POST", f"machines/{row.system_id}/?op=release", api.admin_key)
+    machine = api.call("GET", f"machines/{row.system_id}/", api.admin_key).get_json()
+    assert machine["netboot"] is True and machine["status_name"] == "Ready"

@@ -210,6 +210,22 @@ def user_data(version: str) -> Response:
     return Response(bytes(machine.user_data), mimetype="application/octet-stream")
 
 
+@metadata_api.post("/<version>/")
+def version_operation(version: str) -> Response:
+    """`op=netboot_off`: the installed OS boots from its disk from now on (until release
+    turns netboot back on). MAAS's other operations here are served under latest/."""
+    _version(version)
+    if request.args.get("op", request.form.get("op")) != "netboot_off":
+        raise BadRequest("Unrecognised signature: only op=netboot_off.")
+    with _store().write() as conn:
+        machine = _machine(conn)
+        conn.execute(update(t.machines).where(t.machines.c.id == machine.id)
+                     .values(netboot=False))
+        record_event(conn, machine.id, "Netboot off",
+                     "The machine boots from its disk from now on.", None)
+    return _text("OK")
+
+
 @metadata_api.get("/<version>/network-config")
 def network_config(version: str) -> Response:
     """The machine's network configuration (cloud-init network config v2, netplan's

@@ -445,6 +445,10 @@ def transition_machines(
         _status_event_row(mid, NodeStatus(current_by_id[mid]), wanted, username, comment, now)
         for mid in ids
     ])
+    if values and "owner_id" in values:
+        # A new owner (or none) gets a new metadata token, made at the machine's next boot:
+        # what the last owner's machine knew no longer works.
+        conn.execute(delete(t.machine_tokens).where(t.machine_tokens.c.machine_id.in_(ids)))
     return len(ids)
 
 

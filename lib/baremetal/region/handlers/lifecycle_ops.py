@@ -29,7 +29,7 @@ S = NodeStatus
 PXE = "powering on to PXE boot"
 # What a release (and a finished erase) resets.
 RELEASED = {"owner_id": None, "agent_name": "", "owner_data": {}, "osystem": "",
-            "distro_series": "", "hwe_kernel": None, "user_data": None}
+            "distro_series": "", "hwe_kernel": None, "user_data": None, "netboot": True}
 TESTABLE = {S.NEW, S.READY, S.BROKEN, S.FAILED_TESTING, S.FAILED_COMMISSIONING}
 RELEASABLE = {S.ALLOCATED, S.RESERVED, S.BROKEN, S.DEPLOYING, S.DEPLOYED,
               S.FAILED_DEPLOYMENT, S.FAILED_DISK_ERASING, S.FAILED_RELEASING}
