@@ -136,6 +136,10 @@ def test_commissioning_records_the_hardware_and_makes_bmc_credentials(region, fa
         disks = sorted((d["name"], d["size"], d["model"], d["serial"])
                        for d in machine["blockdevice_set"])
         assert disks == sorted((d.name, d.size, d.model, d.serial) for d in hw.disks)
+        # The default (flat) layout on the boot disk, as MAAS applies at commissioning.
+        boot = {d["name"]: d for d in machine["blockdevice_set"]}[machine["boot_disk"]["name"]]
+        assert [(p["filesystem"] or {}).get("mount_point") for p in boot["partitions"]] == [
+            None, "/boot/efi", "/"]
         nics = {i["mac_address"]: i for i in machine["interface_set"]}
         for nic in hw.nics:
             assert nics[nic.mac]["link_speed"] == nic.speed and nic.driver in nics[nic.mac][

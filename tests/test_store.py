@@ -31,7 +31,7 @@ from baremetal.store.schema import metadata
 
 
 def test_migrations_build_exactly_the_schema(store):
-    assert current_revision(store) == "0009"
+    assert current_revision(store) == "0010"
     with store.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, metadata) == []
@@ -58,7 +58,7 @@ def test_upgrade_from_first_revision_keeps_data(database_url):
                 zone_id=zone, created=now, updated=now,
             ))
         store.migrate()
-        assert current_revision(store) == "0009"
+        assert current_revision(store) == "0010"
         with store.read() as conn:
             machine = get_machine(conn, "old001")
             cost = conn.execute(select(t.machines.c.cost)).scalar_one()

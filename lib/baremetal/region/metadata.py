@@ -372,6 +372,7 @@ def _finish(conn: Connection, machine, status: S, found, ok: bool, error: str) -
         booted_from = (request.headers.get("X-Forwarded-For") or request.remote_addr or ""
                        ).split(",")[0].strip()
         apply_inventory(conn, machine.id, parse(set_outputs(conn, found.id)), booted_from)
+        _default_layout(conn, machine.id)
         tests = options.get("testing_scripts") or []
         if tests:
             start_script_set(conn, machine.id, "testing", tests, {"return_to": int(S.READY)})
@@ -394,6 +395,19 @@ def _finish(conn: Connection, machine, status: S, found, ok: bool, error: str) -
     transition_machines(conn, [machine.id], S.READY, expected=status, values=RELEASED,
                         message="Disks erased; released")
     return "poweroff"
+
+
+def _default_layout(conn: Connection, machine_id: int) -> None:
+    """Commissioning applies the default (flat) layout to the boot disk, as MAAS does; a
+    disk too small for it is said in an event, and commissioning still succeeds."""
+    from baremetal.storage.layouts import LayoutError
+    from baremetal.store.storage import apply_layout, plan_for
+
+    try:
+        apply_layout(conn, machine_id, plan_for(conn, machine_id, "flat"))
+    except LayoutError as error:
+        record_event(conn, machine_id, "Storage layout not applied", str(error), None,
+                     level="WARNING")
 
 
 @metadata_api.post("/latest/enlist")

@@ -234,6 +234,28 @@ partitions = Table(
     Column("mount_point", String(255), nullable=True),
 )
 
+# LVM: a volume group on a partition of a machine's disk, and its logical volumes.
+volume_groups = Table(
+    "volume_groups", metadata, _id(),
+    Column("machine_id", ForeignKey("machines.id", ondelete="CASCADE"), nullable=False,
+           index=True),
+    Column("name", String(64), nullable=False),
+    Column("partition_id", ForeignKey("partitions.id", ondelete="CASCADE"), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    UniqueConstraint("machine_id", "name"),
+)
+
+logical_volumes = Table(
+    "logical_volumes", metadata, _id(),
+    Column("volume_group_id", ForeignKey("volume_groups.id", ondelete="CASCADE"),
+           nullable=False, index=True),
+    Column("name", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("fstype", String(32), nullable=True),
+    Column("fs_uuid", String(64), nullable=True),
+    Column("mount_point", String(255), nullable=True),
+)
+
 events = Table(
     "events", metadata, _id(),
     Column("machine_id", ForeignKey("machines.id", ondelete="CASCADE"), nullable=True,

@@ -14,5 +14,6 @@ from . import (  # noqa: F401
     machines,
     network,
     results,
+    storage,
     users,
 )

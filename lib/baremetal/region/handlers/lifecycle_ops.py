@@ -160,6 +160,32 @@ def release(call, conn: Connection, machine: Machine) -> None:  # type: ignore[n
                         values=RELEASED)
 
 
+def set_storage_layout(call, conn: Connection, machine: Machine) -> None:  # type: ignore[no-untyped-def]
+    """storage_layout (flat, lvm, blank), boot_size, root_size, root_device: the machine's
+    disks are reset and the layout is applied to the boot disk (or root_device). Only
+    while Ready or Allocated, as in MAAS; a layout that does not fit is a 400."""
+    from baremetal.storage.layouts import LayoutError, parse_size
+    from baremetal.store.storage import apply_layout, plan_for
+
+    if machine.status not in (S.READY, S.ALLOCATED):
+        raise Conflict(f"Cannot change the storage layout of a machine that is in the "
+                       f"'{machine.status.label}' state: it must be Ready or Allocated.")
+    if machine.status is S.ALLOCATED:
+        require_owner_or_admin(call, machine, "change the storage layout of")
+    elif not call.viewer.is_superuser:
+        raise Forbidden("You don't have permission to change the storage layout of a "
+                        "machine that is not yours.")
+    p = call.params
+    try:
+        plan = plan_for(conn, machine.id, (p.get("storage_layout") or "flat").lower(),
+                        root_device=p.get("root_device") or None,
+                        boot_size=parse_size(p.get("boot_size"), "boot_size"),
+                        root_size=parse_size(p.get("root_size"), "root_size"))
+    except LayoutError as error:
+        raise BadRequest(str(error)) from None
+    apply_layout(conn, machine.id, plan)
+
+
 def release_machines(call, system_ids: list[str], comment: str | None) -> None:  # type: ignore[no-untyped-def]
     from baremetal.store.machines import load_machines
 

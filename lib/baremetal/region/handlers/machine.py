@@ -112,6 +112,8 @@ _operation("lock", "Lock a deployed machine against changes: comment.",
            lambda call, conn, m: ops.set_lock(call, conn, m, True))
 _operation("unlock", "Unlock the machine: comment.",
            lambda call, conn, m: ops.set_lock(call, conn, m, False))
+_operation("set_storage_layout", "Storage layout: storage_layout (flat, lvm, blank), "
+           "boot_size, root_size, root_device.", ops.set_storage_layout)
 _operation("power_on", "Power the machine on: user_data, comment.",
            lambda call, conn, m: ops.request_power(call, conn, m, "on"))
 _operation("power_off", "Power the machine off: stop_mode (soft or hard), comment.",

@@ -1,0 +1,2 @@
+"""Pure storage rules: the layouts a machine's disks get and the partition plan the
+installer carries out."""
