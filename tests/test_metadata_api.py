@@ -113,3 +113,40 @@ def test_netboot_off_until_release(api):
     api.call("POST", f"machines/{row.system_id}/?op=release", api.admin_key)
     machine = api.call("GET", f"machines/{row.system_id}/", api.admin_key).get_json()
     assert machine["netboot"] is True and machine["status_name"] == "Ready"
+
+
+def test_deployed_when_cloud_init_finishes_failed_when_a_stage_fails(api):
+    from urllib.parse import quote
+
+    def deploying():  # type: ignore[no-untyped-def]
+        row, _ = _machine(api)
+        api.call("POST", "machines/?op=allocate", api.admin_key,
+                 data={"system_id": row.system_id})
+        api.call("POST", f"machines/{row.system_id}/?op=deploy", api.admin_key)
+        with api.store.write() as conn:
+            token = machine_token(conn, row.id)
+        oauth = {"Authorization": f'OAuth oauth_consumer_key="{row.system_id}", oauth_token='
+                                  f'"{row.system_id}", oauth_signature_method="PLAINTEXT", '
+                                  f'oauth_signature="{quote("&" + token)}"'}
+        return row, oauth
+
+    def post(row, headers, **event):  # type: ignore[no-untyped-def]
+        event = {"origin": "cloudinit", "description": "", **event}
+        answer = api.client.post(f"/MAAS/metadata/status/{row.system_id}", headers=headers,
+                                 json=event)
+        assert answer.status_code == 204
+        return api.call("GET", f"machines/{row.system_id}/", api.admin_key).get_json()
+
+    row, headers = deploying()
+    seen = post(row, headers, event_type="finish", name="modules-final/config-scripts-user",
+                result="SUCCESS")
+    assert seen["status_name"] == "Deploying"  # a child stage is not the end
+    done = post(row, headers, event_type="finish", name="modules-final", result="SUCCESS")
+    assert done["status_name"] == "Deployed"
+    assert done["status_message"] == "Deployed: cloud-init finished (SUCCESS)"
+    api.call("POST", f"machines/{row.system_id}/?op=release", api.admin_key)
+    row, headers = deploying()
+    failed = post(row, headers, event_type="finish", name="modules-final", result="FAIL",
+                  description="runcmd exited 1")
+    assert failed["status_name"] == "Failed deployment"
+    assert "cloudinit modules-final failed: runcmd exited 1" in failed["status_message"]

@@ -271,7 +271,8 @@ def preseed(system_id: str, nonce: str) -> Response:
 @metadata_api.post("/status/<system_id>")
 def status_event(system_id: str) -> Response:
     """cloud-init's (and an installer's) reporting webhook: JSON events. A report pushes
-    the deadline out; a top-level FAIL while deploying fails the deployment."""
+    the deadline out; while deploying, a top-level FAIL fails the deployment and
+    cloud-init's `modules-final` finishing makes the machine Deployed."""
     with _store().read() as conn:
         _machine(conn)  # credentials first: 401 before any word about the body
     try:
@@ -293,11 +294,17 @@ def status_event(system_id: str) -> Response:
         if status in PURPOSE or status in RUNS_PROGRAM:
             _reported(conn, machine, f"{event['origin']} {name} {event['event_type']}"
                       + (f" ({result})" if result else ""))
-        if status is S.DEPLOYING and event["event_type"] == "finish" and result == "FAIL" \
-                and "/" not in name:
-            reason = f"{event['origin']} {name} failed: {str(event['description'])[:200]}"
-            transition_machines(conn, [machine.id], S.FAILED_DEPLOYMENT, expected=status,
-                                message=f"Failed deployment: {reason}", comment=reason)
+        if status is S.DEPLOYING and event["event_type"] == "finish" and "/" not in name:
+            if result == "FAIL":
+                reason = f"{event['origin']} {name} failed: {str(event['description'])[:200]}"
+                transition_machines(conn, [machine.id], S.FAILED_DEPLOYMENT, expected=status,
+                                    message=f"Failed deployment: {reason}", comment=reason)
+            elif event["origin"] == "cloudinit" and name == "modules-final":
+                # Deployed means usable: cloud-init has applied the user data, not merely
+                # fetched it (MAAS flips on the fetch).
+                transition_machines(conn, [machine.id], S.DEPLOYED, expected=status,
+                                    message="Deployed: cloud-init finished "
+                                            f"({result or 'SUCCESS'})")
     return Response(status=204)
 
 
