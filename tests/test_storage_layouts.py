@@ -107,3 +107,49 @@ def test_set_storage_layout_read_back_by_python_libmaas(tmp_path):
                             headers=headers).json() == []
     finally:
         stop_region(region)
+
+
+def test_block_devices_and_partitions_one_change_at_a_time(api):
+    machine = api.call("GET", "machines/", api.admin_key).get_json()[0]
+    system_id = machine["system_id"]
+    base = f"nodes/{system_id}/blockdevices/"
+    post = lambda path, key=None, **data: api.call(  # noqa: E731
+        "POST", path, key or api.admin_key, data=data)
+    assert post(f"machines/{system_id}/?op=set_storage_layout",
+                storage_layout="blank").status_code == 200
+    [disk] = api.call("GET", base, api.admin_key).get_json()
+    one = f"{base}{disk['id']}/"
+    made = post(f"{one}partitions/", size="10G")
+    assert made.status_code == 200, made.get_data(as_text=True)
+    part = made.get_json()
+    assert part["size"] == 10 * GIB and part["filesystem"] is None
+    uri = f"{base}{disk['id']}/partition/{part['id']}"
+    assert post(f"{uri}?op=format", fstype="ext4").get_json()["filesystem"]["fstype"] == "ext4"
+    mounted = post(f"{uri}?op=mount", mount_point="/srv").get_json()
+    assert mounted["filesystem"]["mount_point"] == "/srv"
+    assert api.call("GET", uri, api.admin_key).get_json()["used_for"] == \
+        "ext4 formatted filesystem"
+    for path, data, message in (
+            (f"{one}?op=format", {"fstype": "ext4"}, "it has partitions"),
+            (f"{one}partitions/", {"size": "10T"}, "does not fit"),
+            (f"{uri}?op=unformat", {}, "is mounted on /srv: unmount it first"),
+            (f"{uri}?op=format", {"fstype": "ntfs"}, "fstype: 'ntfs' is not one of"),
+            (f"{uri}?op=mount", {"mount_point": "srv"}, "is not an absolute path")):
+        refused = post(path, **data)
+        assert refused.status_code == 400, (path, refused.get_data(as_text=True))
+        assert message in refused.get_data(as_text=True)
+    second = post(f"{one}partitions/").get_json()  # the rest of the disk
+    assert second["size"] == disk["size"] - 10 * GIB - 2 * MIB
+    mount_raw = post(f"{base}{disk['id']}/partition/{second['id']}?op=mount", mount_point="/x")
+    assert "Cannot mount an unformatted device" in mount_raw.get_data(as_text=True)
+    assert post(f"{uri}?op=unmount").status_code == 200
+    assert post(f"{uri}?op=unformat").get_json()["filesystem"] is None
+    assert api.call("DELETE", uri, api.admin_key).status_code == 204
+    assert api.call("GET", uri, api.admin_key).status_code == 404
+    assert post(f"{one}?op=set_boot_disk").status_code == 200
+    assert post(f"{one}?op=format", api.user_key, fstype="ext4").status_code == 403
+    # Only while Ready or Allocated.
+    api.call("POST", f"machines/{system_id}/?op=mark_broken", api.admin_key)
+    broken = post(f"{one}partitions/", size="1G")
+    assert broken.status_code == 409 and "must be Ready or Allocated" in broken.get_data(
+        as_text=True)
