@@ -75,6 +75,16 @@ class Params:
         return number
 
 
+def path_id(value: str, what: str) -> int:
+    """A numeric id from the URL; anything else names nothing there (404, as MAAS)."""
+    from .errors import NotFound
+
+    try:
+        return int(value)
+    except ValueError:
+        raise NotFound(f"No {what} matches the given query.") from None
+
+
 def parse_request(request: Request) -> tuple[str | None, Params]:
     """The operation (`op` from the query string, else a form field; empty means CRUD) and
     the parameters of a request."""

@@ -30,6 +30,7 @@ from baremetal.store.images import (
 )
 
 from ..errors import BadRequest, Conflict, NotFound
+from ..params import path_id
 from ..registry import API_ROOT, registry
 
 resources = registry.resource("BootResourcesHandler", "/boot-resources/",
@@ -48,13 +49,6 @@ selections = registry.resource("BootSourceSelectionsHandler",
 selection = registry.resource("BootSourceSelectionHandler",
                               "/boot-sources/{boot_source_id}/selections/{id}/",
                               "One selection of a boot source.")
-
-
-def _number(value: str, what: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise NotFound(f"No {what} with id '{value}'.") from None
 
 
 def _summary(found: dict) -> dict:
@@ -168,7 +162,7 @@ def read_resource(call, id):  # type: ignore[no-untyped-def]  # noqa: A002
     """The image with its sets (version, label, size, complete) and their files
     (filename, filetype, sha256, size, complete)."""
     with call.store.read() as conn:
-        found = get_resource(conn, _number(id, "boot resource"))
+        found = get_resource(conn, path_id(id, "BootResource"))
     if found is None:
         raise NotFound("No BootResource matches the given query.")
     return _detail(found)
@@ -178,7 +172,7 @@ def read_resource(call, id):  # type: ignore[no-untyped-def]  # noqa: A002
 def delete_resource(call, id):  # type: ignore[no-untyped-def]  # noqa: A002
     """Delete the image and its files."""
     call.require_admin()
-    if not library.remove(call.store, _number(id, "boot resource")):
+    if not library.remove(call.store, path_id(id, "BootResource")):
         raise NotFound("No BootResource matches the given query.")
     return Response(status=204)
 
@@ -191,8 +185,8 @@ def upload_chunk(call, id, file_id):  # type: ignore[no-untyped-def]  # noqa: A0
     if request.mimetype == "multipart/form-data" and "content" in call.params.files:
         data = call.params.files["content"]
     try:
-        return library.upload_chunk(call.store, _number(id, "boot resource"),
-                                    _number(file_id, "boot resource file"), data)
+        return library.upload_chunk(call.store, path_id(id, "BootResource"),
+                                    path_id(file_id, "BootResourceFile"), data)
     except LookupError:
         raise NotFound("No BootResourceFile matches the given query.") from None
     except ImageError as error:
@@ -236,7 +230,7 @@ def add_source(call):  # type: ignore[no-untyped-def]
 def read_source(call, id):  # type: ignore[no-untyped-def]  # noqa: A002
     """One boot source."""
     with call.store.read() as conn:
-        found = get_source(conn, _number(id, "boot source"))
+        found = get_source(conn, path_id(id, "BootSource"))
     if found is None:
         raise NotFound("No BootSource matches the given query.")
     return found
@@ -255,7 +249,7 @@ def update_source_action(call, id):  # type: ignore[no-untyped-def]  # noqa: A00
         values["keyring_data"] = _keyring(call)
     try:
         with call.store.write() as conn:
-            found = update_source(conn, _number(id, "boot source"), **values)
+            found = update_source(conn, path_id(id, "BootSource"), **values)
     except ImageError as error:
         raise BadRequest(str(error)) from None
     if found is None:
@@ -268,7 +262,7 @@ def delete_source_action(call, id):  # type: ignore[no-untyped-def]  # noqa: A00
     """Delete the boot source and its selections."""
     call.require_admin()
     with call.store.write() as conn:
-        if not delete_source(conn, _number(id, "boot source")):
+        if not delete_source(conn, path_id(id, "BootSource")):
             raise NotFound("No BootSource matches the given query.")
     return Response(status=204)
 
@@ -276,7 +270,7 @@ def delete_source_action(call, id):  # type: ignore[no-untyped-def]  # noqa: A00
 @selections.action("GET")
 def read_selections(call, boot_source_id):  # type: ignore[no-untyped-def]
     """The selections of the boot source."""
-    number = _number(boot_source_id, "boot source")
+    number = path_id(boot_source_id, "BootSource")
     with call.store.read() as conn:
         if get_source(conn, number) is None:
             raise NotFound("No BootSource matches the given query.")
@@ -288,7 +282,7 @@ def add_selection(call, boot_source_id):  # type: ignore[no-untyped-def]
     """Import os/release: os, release, arches, subarches, labels (each may repeat; '*'
     for all)."""
     call.require_admin()
-    number = _number(boot_source_id, "boot source")
+    number = path_id(boot_source_id, "BootSource")
     p = call.params
     try:
         with call.store.write() as conn:
@@ -304,9 +298,9 @@ def add_selection(call, boot_source_id):  # type: ignore[no-untyped-def]
 @selection.action("GET")
 def read_selection(call, boot_source_id, id):  # type: ignore[no-untyped-def]  # noqa: A002
     """One selection."""
-    number = _number(id, "selection")
+    number = path_id(id, "BootSourceSelection")
     with call.store.read() as conn:
-        found = [s for s in list_selections(conn, _number(boot_source_id, "boot source"))
+        found = [s for s in list_selections(conn, path_id(boot_source_id, "BootSource"))
                  if s["id"] == number]
     if not found:
         raise NotFound("No BootSourceSelection matches the given query.")
@@ -318,8 +312,8 @@ def delete_selection_action(call, boot_source_id, id):  # type: ignore[no-untype
     """Delete the selection."""
     call.require_admin()
     with call.store.write() as conn:
-        if not delete_selection(conn, _number(boot_source_id, "boot source"),
-                                _number(id, "selection")):
+        if not delete_selection(conn, path_id(boot_source_id, "BootSource"),
+                                path_id(id, "BootSourceSelection")):
             raise NotFound("No BootSourceSelection matches the given query.")
     return Response(status=204)
 

@@ -37,6 +37,7 @@ from baremetal.store.routes import (
 )
 
 from ..errors import BadRequest, NotFound
+from ..params import path_id
 from ..registry import API_ROOT, registry
 from ..render import Renderer, domain_json
 
@@ -78,17 +79,10 @@ def read_fabrics(call):  # type: ignore[no-untyped-def]
 _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 
 
-def _int(field: str, value: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise NotFound(f"No {field} matches the given query.") from None
-
-
 @fabric_vlans.action("GET")
 def read_fabric_vlans(call, fabric_id):  # type: ignore[no-untyped-def]
     """The VLANs of one fabric."""
-    wanted = _int("Fabric", fabric_id)
+    wanted = path_id(fabric_id, "Fabric")
     renderer = Renderer()
     with call.store.read() as conn:
         for found_id, _, _, vlans in list_fabrics(conn):
@@ -100,7 +94,7 @@ def read_fabric_vlans(call, fabric_id):  # type: ignore[no-untyped-def]
 @vlan.action("GET")
 def read_vlan(call, vlan_id):  # type: ignore[no-untyped-def]
     """One VLAN."""
-    wanted = _int("VLAN", vlan_id)
+    wanted = path_id(vlan_id, "VLAN")
     with call.store.read() as conn:
         for found in list_vlans(conn):
             if found.id == wanted:
@@ -112,7 +106,7 @@ def read_vlan(call, vlan_id):  # type: ignore[no-untyped-def]
 def update_vlan(call, vlan_id):  # type: ignore[no-untyped-def]
     """Update a VLAN: name, mtu, dhcp_on, primary_rack, secondary_rack (rack system ids).
     DHCP needs a dynamic range on one of the VLAN's subnets."""
-    wanted = _int("VLAN", vlan_id)
+    wanted = path_id(vlan_id, "VLAN")
     p = call.params
     values: dict = {}
     if "name" in p:
@@ -183,7 +177,7 @@ def create_subnet_action(call):  # type: ignore[no-untyped-def]
 @subnet.action("GET")
 def read_subnet(call, subnet_id):  # type: ignore[no-untyped-def]
     """One subnet."""
-    wanted = _int("Subnet", subnet_id)
+    wanted = path_id(subnet_id, "Subnet")
     with call.store.read() as conn:
         found = network_index(conn)[1].get(wanted)
     if found is None:
@@ -269,7 +263,7 @@ def read_static_route(call, route_id):  # type: ignore[no-untyped-def]
 def update_static_route(call, route_id):  # type: ignore[no-untyped-def]
     """Change source, destination, gateway_ip or metric."""
     p = call.params
-    number = _int("route_id", route_id)
+    number = path_id(route_id, "StaticRoute")
 
     def change(conn):  # type: ignore[no-untyped-def]
         if not update_route(conn, number, source=p.get("source"),
@@ -284,7 +278,7 @@ def update_static_route(call, route_id):  # type: ignore[no-untyped-def]
 def delete_static_route(call, route_id):  # type: ignore[no-untyped-def]
     """Delete the route."""
     with call.store.write() as conn:
-        if not delete_route(conn, _int("route_id", route_id)):
+        if not delete_route(conn, path_id(route_id, "StaticRoute")):
             raise NotFound("No StaticRoute matches the given query.")
     return Response(status=204)
 
@@ -318,7 +312,7 @@ def create_ip_range_action(call):  # type: ignore[no-untyped-def]
 def delete_ip_range_action(call, range_id):  # type: ignore[no-untyped-def]
     """Delete a range."""
     with call.store.write() as conn:
-        if not delete_ip_range(conn, _int("IPRange", range_id)):
+        if not delete_ip_range(conn, path_id(range_id, "IPRange")):
             raise NotFound("No IPRange matches the given query.")
     return Response(status=204)
 

@@ -22,6 +22,7 @@ from baremetal.store.storage import (
 )
 
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
+from ..params import path_id
 from ..registry import API_ROOT, registry
 from ..render import Renderer
 from .machines import visible_machine
@@ -52,13 +53,6 @@ partition = registry.resource("PartitionHandler",
                               "One partition: format, mount.")
 
 
-def _number(value: str, what: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise NotFound(f"No {what} matches the given query.") from None
-
-
 def _disk(machine, device_id: int):  # type: ignore[no-untyped-def]
     found = [d for d in machine.block_devices if d.id == device_id]
     if not found:
@@ -70,7 +64,7 @@ def _change(call, system_id: str, device_id: str, change, partition_id: int | No
     """One storage change in one transaction, on a machine that may change (Ready or
     Allocated; an admin, or the owner of an allocated one); the changed device or
     partition as it reads afterwards."""
-    number = _number(device_id, "BlockDevice")
+    number = path_id(device_id, "BlockDevice")
     with call.store.write() as conn:
         machine = visible_machine(call, conn, system_id)
         if machine.status not in (NodeStatus.READY, NodeStatus.ALLOCATED):
@@ -107,7 +101,7 @@ def read_block_device(call, system_id, id):  # type: ignore[no-untyped-def]
     """One block device."""
     with call.store.read() as conn:
         machine = visible_machine(call, conn, system_id)
-    return Renderer().block_device(machine, _disk(machine, _number(id, "BlockDevice")))
+    return Renderer().block_device(machine, _disk(machine, path_id(id, "BlockDevice")))
 
 
 @device.action("POST", "format")
@@ -159,7 +153,7 @@ def create_partition_action(call, system_id, device_id):  # type: ignore[no-unty
 @partition.action("GET")
 def read_partition(call, system_id, device_id, id):  # type: ignore[no-untyped-def]
     """One partition."""
-    wanted = _number(id, "Partition")
+    wanted = path_id(id, "Partition")
     found = [p for p in read_partitions(call, system_id, device_id) if p["id"] == wanted]
     if not found:
         raise NotFound("No Partition matches the given query.")
@@ -169,7 +163,7 @@ def read_partition(call, system_id, device_id, id):  # type: ignore[no-untyped-d
 @partition.action("DELETE")
 def delete_partition_action(call, system_id, device_id, id):  # type: ignore[no-untyped-def]
     """Delete the partition (not one that holds a volume group)."""
-    number = _number(id, "Partition")
+    number = path_id(id, "Partition")
     _change(call, system_id, device_id, lambda conn, mid, did: delete_partition(
         conn, mid, did, number))
     return Response(status=204)
@@ -177,7 +171,7 @@ def delete_partition_action(call, system_id, device_id, id):  # type: ignore[no-
 
 def _partition_op(operation: str, doc: str):  # type: ignore[no-untyped-def]
     def action(call, system_id, device_id, id):  # type: ignore[no-untyped-def]
-        number = _number(id, "Partition")
+        number = path_id(id, "Partition")
         return _change(call, system_id, device_id, lambda conn, mid, did: change_partition(
             conn, mid, did, number, operation, fstype=call.params.get("fstype"),
             mount_point=call.params.get("mount_point")), partition_id=number)
