@@ -30,6 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from baremetal.children import die_with_parent
 from baremetal.images.debian import BuildInputs, build  # noqa: E402
 from baremetal.images.files import ImageFiles  # noqa: E402
 from baremetal.store.racks import rack_secret  # noqa: E402
@@ -71,7 +72,8 @@ def main() -> None:
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind",
                                "127.0.0.1", "--directory", str(mirror)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              preexec_fn=die_with_parent)
     region = start_region(work, command="region")
     try:
         time.sleep(1)

@@ -15,6 +15,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from baremetal.children import die_with_parent
 from baremetal.store import Store
 from baremetal.store.accounts import create_token
 from baremetal.store.references import create_user
@@ -70,7 +71,8 @@ def start_bmcs(count: int, username: str = "admin", password: str = "password",
     process = subprocess.Popen(
         [sys.executable, "-m", "baremetal.sim.bmc", "--base-port", "0", "--count", str(count),
          "--username", username, "--password", password],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=die_with_parent)
     line = process.stdout.readline()
     try:
         ports = json.loads(line)["listening"]
@@ -117,7 +119,8 @@ def start_region(directory: Path, database_url: str | None = None,
             [str(BAREMETAL), command, "--database-url", url, "--port", str(port),
              "--threads", "8", "--workers", str(workers), *extra], stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})})
+            env={**os.environ, **(env or {})},
+            preexec_fn=die_with_parent)
     region = LiveRegion(f"http://127.0.0.1:{port}/MAAS/", store, admin_key, user_key,
                         process, log_path, tftp_port, http_port)
     try:

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from baremetal.children import die_with_parent
 from baremetal.sim.bmc import serve_forever
 from baremetal.sim.qemu import QemuBmc, VmSpec
 from baremetal.store.racks import rack_secret
@@ -85,7 +86,8 @@ def start_rack(region, directory: Path, host_address: str) -> subprocess.Popen: 
          "--name", "e2e-rack", "--boot-dir", str(directory / "rack"), "--listen",
          host_address, "--tftp-port", "69", "--http-port", "5248", "--poll-interval", "5"],
         env={**os.environ, "BAREMETAL_RACK_SECRET": secret},
-        stdout=(directory / "rack.log").open("wb"), stderr=subprocess.STDOUT)
+        stdout=(directory / "rack.log").open("wb"), stderr=subprocess.STDOUT,
+        preexec_fn=die_with_parent)
 
 
 def serve_dhcp(region, directory: Path, host_address: str) -> None:  # type: ignore[no-untyped-def]

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from ops import testing
 
+from baremetal.children import die_with_parent
 from baremetal.operator import parse_environment_file
 from baremetal.store.racks import rack_secret
 
@@ -106,7 +107,8 @@ def test_the_rendered_unit_registers_with_a_running_region(ctx, tmp_path):
             "http-port": free_port()}))
     command, env = _unit(ctx.root)
     process = subprocess.Popen(command, env={**env, "PATH": "/usr/sbin:/usr/bin:/bin"},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               preexec_fn=die_with_parent)
     try:
         deadline = time.monotonic() + 60
         while True:

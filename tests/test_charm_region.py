@@ -13,6 +13,7 @@ import pytest
 from ops import testing
 from sqlalchemy.engine import make_url
 
+from baremetal.children import die_with_parent
 from baremetal.operator import parse_environment_file
 
 from .charms import context, load, recording
@@ -236,7 +237,8 @@ def test_the_rendered_unit_serves_on_sqlite_and_on_postgresql(ctx, postgresql, t
                                                        relations=relations))
         command, env = _unit(ctx.root)
         process = subprocess.Popen(command, env={**env, "PATH": "/usr/bin:/bin"},
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   preexec_fn=die_with_parent)
         try:
             wait_for_http(f"http://127.0.0.1:{port}/MAAS/api/2.0/version/", process)
         finally:

@@ -8,6 +8,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from baremetal.children import die_with_parent
+
 BAREMETAL = Path(sys.executable).with_name("baremetal")
 
 
@@ -22,7 +24,7 @@ def test_up_serves_the_version_endpoint_on_sqlite(tmp_path):
     process = subprocess.Popen(
         [str(BAREMETAL), "up", "--port", str(port), "--data-dir", str(tmp_path)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
+        preexec_fn=die_with_parent)
     try:
         url = f"http://127.0.0.1:{port}/MAAS/api/2.0/version/"
         deadline = time.monotonic() + 30

@@ -10,6 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy import select
 
+from baremetal.children import die_with_parent
 from baremetal.store import schema as t
 from baremetal.store.machines import NewMachine
 from baremetal.store.power import get_power_job
@@ -23,7 +24,8 @@ from .live import BAREMETAL
 def _worker(url: str, name: str, lease: float = 30) -> subprocess.Popen:
     return subprocess.Popen([str(BAREMETAL), "power-worker", "--database-url", url,
                              "--name", name, "--lease", str(lease), "--poll-interval", "0"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            preexec_fn=die_with_parent)
 
 
 def _wait(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]

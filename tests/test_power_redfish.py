@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from baremetal.children import die_with_parent
 from baremetal.models import PowerState
 from baremetal.power import PowerRetryableError, parse_settings, perform
 from baremetal.power.redfish import RedfishDriver
@@ -25,7 +26,8 @@ def emulator(tmp_path_factory):
     port = free_port()
     log = (tmp_path_factory.mktemp("redfish") / "emulator.log").open("wb")
     process = subprocess.Popen([str(EMULATOR), "--fake", "-i", "127.0.0.1", "-p", str(port)],
-                               stdout=log, stderr=subprocess.STDOUT)
+                               stdout=log, stderr=subprocess.STDOUT,
+                               preexec_fn=die_with_parent)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(url + "/redfish/v1/Systems", process)

@@ -9,6 +9,7 @@ import urllib.request
 
 import pytest
 
+from baremetal.children import die_with_parent
 from baremetal.store.machines import NewMachine
 
 from .api import oauth_header
@@ -46,7 +47,8 @@ def test_the_rack_registers_and_runs_power_for_the_region(region):
         rack = subprocess.Popen([str(BAREMETAL), "rack", "--region-url", region_url,
                                  "--secret", _secret(region), "--name", "rack-a",
                                  "--poll-interval", "1", "--no-boot"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                preexec_fn=die_with_parent)
         try:
             wait_until(lambda: [r["name"] for r in _api(region, "GET", "rackcontrollers/")
                            if r["status"] == "up"] == ["rack-a"], 30, "the rack to register")

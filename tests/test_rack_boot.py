@@ -13,6 +13,7 @@ import urllib.request
 
 import pytest
 
+from baremetal.children import die_with_parent
 from baremetal.images.library import store_busybox
 from baremetal.models import NodeStatus
 from baremetal.rack.agent import RegionClient
@@ -54,7 +55,8 @@ def booting(tmp_path_factory):
          str(directory / "rack"), "--listen", "127.0.0.1", "--tftp-port", str(tftp_port),
          "--http-port", str(http_port)],
         env={**os.environ, "BAREMETAL_RACK_SECRET": _secret(region)},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        preexec_fn=die_with_parent)
     http = f"http://127.0.0.1:{http_port}"
     try:
         wait_for_http(f"{http}/undionly.kpxe", rack)
