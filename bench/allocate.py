@@ -14,11 +14,9 @@ created on it), else a throwaway server like the test suite's.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -46,7 +44,7 @@ from baremetal.store.references import (  # noqa: E402
     create_zone,
     ensure_defaults,
 )
-from tests.pg import DatabaseFactory, ThrowawayPostgres  # noqa: E402
+from bench.scratch import scratch_databases  # noqa: E402
 
 ZONES = ["z0", "z1", "z2", "z3"]
 TAGS = ["gpu", "ssd", "bigmem"]
@@ -132,44 +130,27 @@ def main() -> None:
     parser.add_argument("--databases", nargs="+", default=["sqlite", "postgresql"])
     args = parser.parse_args()
 
-    server = None
-    factory = None
-    if "postgresql" in args.databases:
-        url = os.environ.get("BAREMETAL_BENCH_DATABASE_URL")
-        if not url:
-            server = ThrowawayPostgres()
-            url = server.start()
-        factory = DatabaseFactory(url)
     results: dict[tuple[str, int], tuple[float, float]] = {}
-    try:
-        for database in args.databases:
+    with scratch_databases(args.databases) as database:
+        for kind in args.databases:
             for size in args.sizes:
                 rng = random.Random(size)
-                with tempfile.TemporaryDirectory() as scratch:
-                    url = (f"sqlite:///{scratch}/bench.db" if database == "sqlite"
-                           else factory.create())
+                with database(kind) as url:
                     store = Store(url)
                     started = time.perf_counter()
                     user = populate(store, size, rng)
                     setup = time.perf_counter() - started
                     run(store, user, 20, rng)  # warm-up
                     median, p99 = summary(run(store, user, args.allocations, rng))
-                    results[(database, size)] = (median, p99)
-                    print(f"{database:10} {size:>6} machines: median {median:6.2f} ms  "
+                    results[(kind, size)] = (median, p99)
+                    print(f"{kind:10} {size:>6} machines: median {median:6.2f} ms  "
                           f"p99 {p99:6.2f} ms   (setup {setup:.1f}s)", flush=True)
                     store.dispose()
-                    if database != "sqlite":
-                        factory.drop(url)
         small, large = min(args.sizes), max(args.sizes)
-        for database in args.databases:
-            ratio = results[(database, large)][0] / results[(database, small)][0]
-            print(f"{database:10} median at {large} / median at {small}: {ratio:.2f}x "
+        for kind in args.databases:
+            ratio = results[(kind, large)][0] / results[(kind, small)][0]
+            print(f"{kind:10} median at {large} / median at {small}: {ratio:.2f}x "
                   f"(target <= 2x, and under 20 ms)")
-    finally:
-        if factory is not None:
-            factory.close()
-        if server is not None:
-            server.stop()
 
 
 if __name__ == "__main__":

@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -30,7 +28,7 @@ from baremetal.store import schema as t  # noqa: E402
 from baremetal.store.boot import create_ip_range  # noqa: E402
 from baremetal.store.ipam import claim_address, subnet_plan  # noqa: E402
 from baremetal.store.references import create_subnet, create_vlan, ensure_defaults  # noqa: E402
-from tests.pg import DatabaseFactory, ThrowawayPostgres  # noqa: E402
+from bench.scratch import scratch_databases  # noqa: E402
 
 CIDR = "10.20.0.0/16"
 
@@ -91,41 +89,25 @@ def main() -> None:
     parser.add_argument("--claims", type=int, default=500)
     parser.add_argument("--databases", nargs="+", default=["sqlite", "postgresql"])
     args = parser.parse_args()
-    server = factory = None
-    if "postgresql" in args.databases:
-        url = os.environ.get("BAREMETAL_BENCH_DATABASE_URL")
-        if not url:
-            server = ThrowawayPostgres()
-            url = server.start()
-        factory = DatabaseFactory(url)
     results = {}
-    try:
-        for database in args.databases:
+    with scratch_databases(args.databases) as database:
+        for kind in args.databases:
             for taken in (100, 50_000):
-                with tempfile.TemporaryDirectory() as scratch:
-                    url = (f"sqlite:///{scratch}/bench.db" if database == "sqlite"
-                           else factory.create())
+                with database(kind) as url:
                     store = Store(url)
                     subnet = populate(store, taken)
                     run(store, subnet, 20)  # warm-up
                     timings, per_claim = run(store, subnet, args.claims)
                     median = statistics.median(timings)
-                    results[(database, taken)] = median
-                    print(f"{database:10} {taken:>6} taken: median {median:6.2f} ms  p99 "
+                    results[(kind, taken)] = median
+                    print(f"{kind:10} {taken:>6} taken: median {median:6.2f} ms  p99 "
                           f"{statistics.quantiles(timings, n=100)[98]:6.2f} ms  "
                           f"{per_claim:.1f} statements per claim", flush=True)
                     store.dispose()
-                    if database != "sqlite":
-                        factory.drop(url)
-        for database in args.databases:
-            ratio = results[(database, 50_000)] / results[(database, 100)]
-            print(f"{database:10} median at 50,000 / at 100 taken: {ratio:.2f}x "
+        for kind in args.databases:
+            ratio = results[(kind, 50_000)] / results[(kind, 100)]
+            print(f"{kind:10} median at 50,000 / at 100 taken: {ratio:.2f}x "
                   "(target <= 2x, and under 20 ms)")
-    finally:
-        if factory is not None:
-            factory.close()
-        if server is not None:
-            server.stop()
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import hashlib
 import tempfile
 from pathlib import Path
 
+from baremetal.images.files import LocalFile
 from baremetal.images.library import store_built
 from baremetal.store import Store
 
@@ -19,6 +20,5 @@ def add_os_images(store: Store, names: tuple[str, ...] = DEPLOYABLE) -> None:
             data = f"root filesystem of {name}".encode()
             path = Path(work) / name.replace("/", "-")  # linked into the library: never reused
             path.write_bytes(data)
-            store_built(store, name, "amd64/generic", "20260101",
-                        [("root-tgz", "root-tgz", path, hashlib.sha256(data).hexdigest(),
-                          len(data))])
+            store_built(store, name, "amd64/generic", "20260101", [LocalFile(
+                "root-tgz", "root-tgz", path, hashlib.sha256(data).hexdigest(), len(data))])

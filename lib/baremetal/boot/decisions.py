@@ -72,6 +72,19 @@ _BY_STATUS: dict[S, Purpose] = {
 }
 
 
+# The statuses in which a machine netboots to work in the ephemeral environment, and those
+# among them that use the real OS when there is one.
+NETBOOT_STATUSES = frozenset(_BY_STATUS)
+REAL_OS_STATUSES = frozenset(status for status, purpose in _BY_STATUS.items()
+                             if purpose.value in REAL_OS_PURPOSES)
+
+
+def boots_real_os(target: BootTarget) -> bool:
+    """Whether this boot may use the real OS environment (a known machine, for one of the
+    purposes that run there); the rest boot the busybox image."""
+    return bool(target.system_id) and purpose_for(target).value in REAL_OS_PURPOSES
+
+
 def purpose_for(target: BootTarget) -> Purpose:
     if target.status is None:
         return Purpose.ENLIST
@@ -98,7 +111,7 @@ def decide(target: BootTarget, *, http_base: str, metadata_url: str,
     purpose = purpose_for(target)
     if purpose is Purpose.LOCAL:
         return BootDecision(purpose)
-    if image.squashfs and (purpose not in REAL_OS_PURPOSES or not target.system_id):
+    if image.squashfs and not boots_real_os(target):
         image = BUSYBOX
     arch = target.architecture.split("/", 1)[0] or "amd64"
     base = f"{http_base.rstrip('/')}/images/{arch}/{image.name}"

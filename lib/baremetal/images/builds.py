@@ -48,8 +48,7 @@ def build_and_store(store: Store, os_text: str, arch: str = "amd64",
     try:
         image = build(inputs, cache, report)
         report("files", "storing in the region", sum(f.size for f in image.files))
-        store_built(store, image.name, image.architecture, image.version,
-                    [(f.filename, f.filetype, f.path, f.sha256, f.size) for f in image.files],
+        store_built(store, image.name, image.architecture, image.version, image.files,
                     title=f"Debian {inputs.release} ({image.kernel_version})")
     except (BuildError, FileRejected, OSError) as error:
         with store.write() as conn:

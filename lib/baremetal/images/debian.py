@@ -29,8 +29,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .files import LocalFile
+
 RECIPE_VERSION = "1"
-DEFAULT_OS = "debian/bookworm"
 RELEASES = {"bookworm": "12"}
 ARCHES = {"amd64"}
 PACKAGES = (
@@ -90,21 +91,12 @@ class BuildInputs:
 
 
 @dataclass(frozen=True)
-class BuiltFile:
-    filename: str
-    filetype: str
-    path: Path
-    sha256: str
-    size: int
-
-
-@dataclass(frozen=True)
 class BuiltImage:
     name: str  # debian/bookworm
     architecture: str  # amd64/generic
     version: str  # e.g. 20261202-6.1.0-50
     kernel_version: str
-    files: tuple[BuiltFile, ...]
+    files: tuple[LocalFile, ...]
     cached: bool
 
 
@@ -231,7 +223,7 @@ def _load_cached(directory: Path) -> BuiltImage | None:
         path = directory / item["filename"]
         if not path.is_file() or path.stat().st_size != item["size"]:
             return None  # damaged: build again
-        files.append(BuiltFile(item["filename"], item["filetype"], path, item["sha256"],
+        files.append(LocalFile(item["filename"], item["filetype"], path, item["sha256"],
                                item["size"]))
     return BuiltImage(data["name"], data["architecture"], data["version"],
                       data["kernel_version"], tuple(files), cached=True)
@@ -352,5 +344,5 @@ def _build(inputs: BuildInputs, cache: Path, work: Path, report: Progress) -> Bu
                            "packages": list(inputs.packages)}}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return BuiltImage(inputs.name, f"{inputs.arch}/generic", version, kernel_version,
-                      tuple(BuiltFile(f["filename"], f["filetype"], out / f["filename"],
+                      tuple(LocalFile(f["filename"], f["filetype"], out / f["filename"],
                                       f["sha256"], f["size"]) for f in files), cached=False)

@@ -11,10 +11,22 @@ import queue
 import shutil
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    """A file made on this machine (a build), to be taken into the library."""
+
+    filename: str
+    filetype: str
+    path: Path
+    sha256: str
+    size: int
 
 
 class FileRejected(ValueError):
@@ -188,6 +200,3 @@ class ImageFiles:
     def discard(self, sha256s: Iterable[str]) -> None:
         for sha256 in sha256s:
             self.path(sha256).unlink(missing_ok=True)
-
-    def discard_partial(self, partial_name: str) -> None:
-        (self.root / "partial" / partial_name).unlink(missing_ok=True)

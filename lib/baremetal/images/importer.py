@@ -28,8 +28,9 @@ from baremetal.store.catalog import record_event
 from baremetal.store.images import (
     FileSpec,
     add_set,
+    drop_unfinished_set,
     keep_newest_sets,
-    list_resources_where,
+    list_resources,
     list_selections,
     list_sources,
     put_resource,
@@ -196,16 +197,14 @@ class Importer:
     def run(self) -> list[str]:
         """Import; the names of the images put in service."""
         with self.store.read() as conn:
-            sources = list_sources(conn)
-            selections = {s["id"]: list_selections(conn, s["id"]) for s in sources}
+            sources = [(*source_keyring(conn, s["id"]), list_selections(conn, s["id"]))
+                       for s in list_sources(conn)]
         plans = []
-        for source in sources:
-            with self.store.read() as conn:
-                url, keyring, keyring_file = source_keyring(conn, source["id"])
+        for url, keyring, keyring_file, selections in sources:
             self._progress(f"reading {url}")
-            if selections[source["id"]]:
+            if selections:
                 plans += [(url, p) for p in find_products(url, keyring, keyring_file,
-                                                          selections[source["id"]])]
+                                                          selections)]
         todo = [(url, p) for url, p in plans if not self._have(p)]
         self.total_bytes = sum(int(item["size"]) for _, p in todo for item in p.items.values())
         imported = []
@@ -217,8 +216,8 @@ class Importer:
     def _have(self, product: Product) -> bool:
         b = t.boot_resources
         with self.store.read() as conn:
-            found = list_resources_where(conn, b.c.name == product.name,
-                                         b.c.architecture == product.architecture)
+            found = list_resources(conn, b.c.name == product.name,
+                                   b.c.architecture == product.architecture)
         return any(s["version"] == product.version and s["complete"]
                    for r in found for s in r["sets"])
 
@@ -227,21 +226,14 @@ class Importer:
                  for ftype, item in product.items.items()]
         with self.store.write() as conn:
             resource_id = put_resource(conn, "Synced", product.name, product.architecture)
-            ids = add_set(conn, resource_id, product.version, product.label, specs)
-            set_id = conn.execute(t.boot_resource_files.select().where(
-                t.boot_resource_files.c.id == next(iter(ids.values())))).one().set_id
+            set_id, ids = add_set(conn, resource_id, product.version, product.label, specs)
         try:
             for ftype, item in product.items.items():
                 self._download(urljoin(base, item["path"]), WANTED[ftype], item,
                                ids[WANTED[ftype]])
         except BaseException:
-            with self.store.write() as conn:  # the set never entered service: drop it
-                conn.execute(t.boot_resource_sets.delete().where(
-                    t.boot_resource_sets.c.id == set_id))
-                if not list_resources_where(conn, t.boot_resources.c.id == resource_id)[0][
-                        "sets"]:
-                    conn.execute(t.boot_resources.delete().where(
-                        t.boot_resources.c.id == resource_id))
+            with self.store.write() as conn:
+                drop_unfinished_set(conn, resource_id, set_id)
             raise
         with self.store.write() as conn:
             gone = keep_newest_sets(conn, resource_id)

@@ -5,7 +5,7 @@ image is only served once every file of its set is on disk and verified."""
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 from baremetal.store import Store
@@ -21,7 +21,7 @@ from baremetal.store.images import (
     set_received,
 )
 
-from .files import DiskFull, FileRejected, ImageFiles
+from .files import DiskFull, FileRejected, ImageFiles, LocalFile
 
 UPLOAD_TYPES = {"tgz": "root-tgz", "ddtgz": "root-dd", "squashfs": "squashfs",
                 "tbz": "root-tbz", "txz": "root-txz", "ddraw": "root-dd.raw"}
@@ -32,17 +32,17 @@ def files_of(store: Store) -> ImageFiles:
 
 
 def store_built(store: Store, name: str, architecture: str, version: str,
-                files: list[tuple[str, str, Path, str, int]], rtype: str = "Generated",
-                title: str = "") -> int:
-    """A set made on this machine: (filename, filetype, path, sha256, size) each. The files
-    are linked or copied in and checked first; the rows come last, complete."""
+                files: Sequence[LocalFile], rtype: str = "Generated", title: str = "") -> int:
+    """A set made on this machine. The files are linked or copied in and checked first;
+    the rows come last, complete."""
     library = files_of(store)
-    for filename, _filetype, path, sha256, size in files:
-        library.adopt(path, sha256, size, filename)
+    for file in files:
+        library.adopt(file.path, file.sha256, file.size, file.filename)
     with store.write() as conn:
         resource_id = put_resource(conn, rtype, name, architecture, title)
         add_set(conn, resource_id, version, "stable",
-                [FileSpec(f[0], f[1], f[3], f[4]) for f in files], complete=True)
+                [FileSpec(f.filename, f.filetype, f.sha256, f.size) for f in files],
+                complete=True)
         gone = keep_newest_sets(conn, resource_id)
     library.discard(gone)
     return resource_id
@@ -57,7 +57,7 @@ def store_busybox(store: Store, architecture: str, kernel: bytes, initrd: bytes,
                                      ("initrd", "boot-initrd", initrd)):
         sha256 = hashlib.sha256(data).hexdigest()
         library.write([data], sha256, len(data), filename, f"busybox-{sha256}")
-        specs.append((filename, filetype, library.path(sha256), sha256, len(data)))
+        specs.append(LocalFile(filename, filetype, library.path(sha256), sha256, len(data)))
     return store_built(store, BUSYBOX, architecture, version, specs)
 
 
@@ -84,7 +84,7 @@ def create_upload(store: Store, name: str, architecture: str, filetype: str, sha
     version = utcnow().strftime("%Y%m%d.%H%M%S")
     with store.write() as conn:
         resource_id = put_resource(conn, "Uploaded", name, architecture, title)
-        ids = add_set(conn, resource_id, version, "uploaded",
+        _, ids = add_set(conn, resource_id, version, "uploaded",
                       [FileSpec(filename, UPLOAD_TYPES[filetype], sha256, size)])
     if content is not None:
         try:

@@ -25,11 +25,12 @@ from flask import Blueprint, Response, current_app, request
 from sqlalchemy import Connection, select, update
 
 from baremetal import lifecycle
-from baremetal.boot.decisions import preseed_nonce
+from baremetal.boot.decisions import NETBOOT_STATUSES, REAL_OS_STATUSES, preseed_nonce
 from baremetal.metadata import scripts
 from baremetal.metadata.inventory import parse, redact
 from baremetal.models import NodeStatus
 from baremetal.network.netplan import render_network_config
+from baremetal.storage.layouts import LayoutError
 from baremetal.store import schema as t
 from baremetal.store.boot import enlistment_token
 from baremetal.store.catalog import record_event
@@ -52,6 +53,7 @@ from baremetal.store.scripts import (
     set_outputs,
     start_script_set,
 )
+from baremetal.store.storage import apply_layout, plan_for
 
 from .auth import oauth_parameters
 from .errors import BadRequest, Conflict, NotFound, Unauthorized
@@ -164,8 +166,6 @@ def heartbeat() -> Response:
 # cloud-init's MAAS datasource: meta-data and user-data under a dated version or latest.
 VERSIONS = ("2012-03-01", "2009-04-04", "latest")
 META_DATA = ("instance-id", "local-hostname", "public-keys", "vendor-data")
-RUNS_PROGRAM = {S.COMMISSIONING, S.TESTING, S.DISK_ERASING, S.RESCUE_MODE,
-                S.ENTERING_RESCUE_MODE}
 
 
 def _version(version: str) -> None:
@@ -184,7 +184,7 @@ def meta_data(version: str, key: str) -> Response:
     _version(version)
     with _store().read() as conn:
         machine = _machine(conn)
-        keys = list_ssh_keys(conn, machine.owner_id) if machine.owner_id else []
+        keys = _owner_keys(conn, machine) if key == "public-keys" else ""
     if key == "instance-id":
         return _text(machine.system_id)
     if key == "local-hostname":
@@ -192,7 +192,7 @@ def meta_data(version: str, key: str) -> Response:
     if key == "public-keys":
         if not keys:
             raise NotFound("The owner has no SSH keys.")
-        return _text("".join(f"{item['key']}\n" for item in keys))
+        return _text(keys)
     raise NotFound(f"No meta-data '{key}'.")
 
 
@@ -203,7 +203,7 @@ def user_data(version: str) -> Response:
     _version(version)
     with _store().read() as conn:
         machine = _machine(conn)
-    if S(machine.status) in RUNS_PROGRAM:
+    if S(machine.status) in REAL_OS_STATUSES:
         return Response(scripts.cloud_init_runner(), mimetype="application/octet-stream")
     if not machine.user_data:
         return _text("", 404)
@@ -253,7 +253,7 @@ def preseed(system_id: str, nonce: str) -> Response:
         row = conn.execute(select(m.c.system_id, m.c.status, mt.c.token)
                            .join(mt, mt.c.machine_id == m.c.id)
                            .where(m.c.system_id == system_id)).first()
-    if row is None or S(row.status) not in PURPOSE and S(row.status) not in RUNS_PROGRAM \
+    if row is None or S(row.status) not in NETBOOT_STATUSES \
             or not hmac.compare_digest(preseed_nonce(row.token, row.system_id, row.status),
                                        nonce):
         raise NotFound("No preseed for this machine now.")
@@ -291,7 +291,7 @@ def status_event(system_id: str) -> Response:
         status = S(machine.status)
         name = str(event["name"])[:120]
         result = str(event.get("result", ""))
-        if status in PURPOSE or status in RUNS_PROGRAM:
+        if status in PURPOSE or status in REAL_OS_STATUSES:
             _reported(conn, machine, f"{event['origin']} {name} {event['event_type']}"
                       + (f" ({result})" if result else ""))
         if status is S.DEPLOYING and event["event_type"] == "finish" and "/" not in name:
@@ -311,9 +311,13 @@ def status_event(system_id: str) -> Response:
 @metadata_api.get("/latest/ssh-keys")
 def ssh_keys() -> Response:
     with _store().read() as conn:
-        machine = _machine(conn)
-        keys = list_ssh_keys(conn, machine.owner_id) if machine.owner_id else []
-    return _text("".join(f"{key['key']}\n" for key in keys))
+        return _text(_owner_keys(conn, _machine(conn)))
+
+
+def _owner_keys(conn: Connection, machine) -> str:  # type: ignore[no-untyped-def]
+    """The owner's SSH keys, one per line (empty without an owner)."""
+    keys = list_ssh_keys(conn, machine.owner_id) if machine.owner_id else []
+    return "".join(f"{key['key']}\n" for key in keys)
 
 
 def _outputs() -> dict[str, bytes]:
@@ -407,9 +411,6 @@ def _finish(conn: Connection, machine, status: S, found, ok: bool, error: str) -
 def _default_layout(conn: Connection, machine_id: int) -> None:
     """Commissioning applies the default (flat) layout to the boot disk, as MAAS does; a
     disk too small for it is said in an event, and commissioning still succeeds."""
-    from baremetal.storage.layouts import LayoutError
-    from baremetal.store.storage import apply_layout, plan_for
-
     try:
         apply_layout(conn, machine_id, plan_for(conn, machine_id, "flat"))
     except LayoutError as error:

@@ -11,7 +11,14 @@ from flask import Blueprint, Response, current_app, jsonify, request, send_file
 from pydantic import BaseModel, Field
 
 from baremetal import __version__
-from baremetal.boot.decisions import BUSYBOX, BootImage, BootTarget, decide, preseed_nonce
+from baremetal.boot.decisions import (
+    BUSYBOX,
+    BootImage,
+    BootTarget,
+    boots_real_os,
+    decide,
+    preseed_nonce,
+)
 from baremetal.boot.render import RENDERERS
 from baremetal.images.files import ImageFiles
 from baremetal.models import PowerState
@@ -178,9 +185,10 @@ def config() -> Response:
 
 
 def commissioning_image(conn, target: BootTarget) -> BootImage:  # type: ignore[no-untyped-def]
-    """The real OS environment (commissioning_distro_series) when its image is complete
-    for the machine's architecture; else the busybox one."""
-    if target.system_id is None or target.token is None:
+    """The real OS environment (commissioning_distro_series) when this boot may use it and
+    its image is complete for the machine's architecture; else the busybox one (with no
+    query: most boots are enlistment or power-off)."""
+    if target.token is None or not boots_real_os(target):
         return BUSYBOX
     name = series_image_name(get_config(conn, "commissioning_osystem"),
                              get_config(conn, "commissioning_distro_series"))

@@ -13,9 +13,11 @@ from sqlalchemy import Connection, delete, insert, select, update
 from baremetal.boot.decisions import BootTarget
 from baremetal.boot.dhcp import check_range
 from baremetal.models import NodeStatus
+from baremetal.network.ipam import AddressError
 
 from . import schema as t
 from .engine import utcnow
+from .ipam import SubnetFull, claim_address, claim_exact, subnet_plan
 from .racks import get_or_create_setting, list_racks, serving_rack
 
 ENLISTMENT_TOKEN = "enlistment_token"
@@ -71,32 +73,39 @@ def _reserved_json(row) -> dict[str, Any]:  # type: ignore[no-untyped-def]
             "resource_uri": f"/MAAS/api/2.0/reservedips/{row.id}/"}
 
 
-def create_reserved_ip(conn: Connection, subnet_id: int, ip: str, mac_address: str | None,
-                       comment: str = "") -> dict[str, Any]:
+def create_reserved_ip(conn: Connection, subnet_id: int, ip: str | None,
+                       mac_address: str | None, comment: str = "") -> dict[str, Any]:
     """A host reservation claims its address as a machine's link does, so that nobody
-    else is given it (it may be inside a dynamic range: DHCP hands it to that MAC only)."""
-    from baremetal.network.ipam import AddressError
-
-    from .ipam import claim_exact, subnet_plan
-
+    else is given it (it may be inside a dynamic range: DHCP hands it to that MAC only).
+    Without `ip`, the subnet's next free address is claimed and reserved."""
     _subnet(conn, subnet_id)
-    r = t.reserved_ips
-    try:
-        plan = subnet_plan(conn, subnet_id)
-        address = ipaddress.ip_address(ip)
-    except (AddressError, ValueError):
-        raise NetworkError(f"ip: '{ip}' is not an IP address.") from None
-    if address not in plan.network:
-        raise NetworkError(f"ip: {address} is not in subnet {plan.cidr}.")
-    if conn.execute(select(r.c.id).where(r.c.ip == str(address))).first() is not None:
-        raise NetworkError(f"ip: {address} is already reserved.")
+    r, c = t.reserved_ips, t.ip_claims
+    plan = subnet_plan(conn, subnet_id)
+    if ip is None:
+        try:
+            text = claim_address(conn, subnet_id, plan=plan)
+        except (AddressError, SubnetFull) as error:
+            raise NetworkError(str(error)) from None
+    else:
+        try:
+            address = ipaddress.ip_address(ip)
+        except ValueError:
+            raise NetworkError(f"ip: '{ip}' is not an IP address.") from None
+        if address not in plan.network:
+            raise NetworkError(f"ip: {address} is not in subnet {plan.cidr}.")
+        text = str(address)
+        if conn.execute(select(r.c.id).where(r.c.ip == text)).first() is not None:
+            raise NetworkError(f"ip: {text} is already reserved.")
     reserved_id = conn.execute(insert(r).values(
-        subnet_id=subnet_id, ip=str(address), mac_address=mac_address,
+        subnet_id=subnet_id, ip=text, mac_address=mac_address,
         comment=comment)).inserted_primary_key[0]
-    try:
-        claim_exact(conn, subnet_id, str(address), reserved_id=reserved_id)
-    except AddressError as error:
-        raise NetworkError(str(error).replace("ip_address:", "ip:")) from None
+    if ip is None:
+        conn.execute(update(c).where(c.c.ip == text).values(reserved_id=reserved_id))
+    else:
+        try:
+            claim_exact(conn, subnet_id, text, reserved_id=reserved_id)
+        except AddressError as error:
+            raise NetworkError(str(error).replace("ip_address:", "ip:")) from None
     return _reserved_json(conn.execute(select(r).where(r.c.id == reserved_id)).one())
 
 

@@ -8,6 +8,7 @@ from sqlalchemy import Connection, delete, insert, update
 from baremetal.models import NodeType
 
 from . import schema as t
+from .ipam import claim_address
 from .machines import NewInterface, NewMachine, create_machines
 
 
@@ -29,8 +30,6 @@ def link_subnet(conn: Connection, interface_id: int, *, mode: str, subnet_id: in
     """Replace the interface's link-only (link_up) entry, as MAAS does, then add this one.
     A STATIC link claims its address (the one given, checked, or the next free one), and
     so does an AUTO one with `auto_now` (a device: it is never deployed): the address."""
-    from .ipam import claim_address
-
     conn.execute(delete(t.ip_links).where(t.ip_links.c.interface_id == interface_id,
                                           t.ip_links.c.mode == "link_up"))
     link_id = conn.execute(insert(t.ip_links).values(

@@ -8,17 +8,15 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from . import schema as t
 from .engine import utcnow
 
-RTYPES = ("Synced", "Uploaded", "Generated")
 BUSYBOX = "ephemeral"  # the simulated machines' environment (Debian kernel, busybox)
 NAME = re.compile(r"^[a-z0-9][a-z0-9.+_-]{0,30}/[a-z0-9][a-z0-9.+_-]{0,30}$|^ephemeral$")
 FILENAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 ARCHITECTURE = re.compile(r"^[a-z0-9_]+/[a-z0-9_.-]+$")
-BOOT_TYPES = ("boot-kernel", "boot-initrd", "squashfs")
 
 
 class ImageError(ValueError):
@@ -65,8 +63,9 @@ def put_resource(conn: Connection, rtype: str, name: str, architecture: str,
 
 
 def add_set(conn: Connection, resource_id: int, version: str, label: str,
-            files: list[FileSpec], complete: bool = False) -> dict[str, int]:
-    """A new set (replacing one of the same version) with its files; their ids by name."""
+            files: list[FileSpec], complete: bool = False) -> tuple[int, dict[str, int]]:
+    """A new set (replacing one of the same version) with its files: the set's id and its
+    files' ids by name."""
     s, f = t.boot_resource_sets, t.boot_resource_files
     conn.execute(delete(s).where(s.c.resource_id == resource_id, s.c.version == version))
     set_id = conn.execute(insert(s).values(resource_id=resource_id, version=version,
@@ -80,7 +79,7 @@ def add_set(conn: Connection, resource_id: int, version: str, label: str,
             set_id=set_id, filename=spec.filename, filetype=spec.filetype,
             sha256=spec.sha256, size=spec.size, received=spec.size if complete else 0,
             complete=complete)).inserted_primary_key[0]
-    return ids
+    return set_id, ids
 
 
 def set_received(conn: Connection, file_id: int, received: int, complete: bool) -> None:
@@ -126,6 +125,15 @@ def _unreferenced(conn: Connection, sha256s: set[str]) -> list[str]:
     return sorted(sha256s - used)
 
 
+def drop_unfinished_set(conn: Connection, resource_id: int, set_id: int) -> None:
+    """A set that never entered service goes (its files' rows with it), and the resource
+    too if that was its only set."""
+    s = t.boot_resource_sets
+    conn.execute(delete(s).where(s.c.id == set_id))
+    if conn.execute(select(s.c.id).where(s.c.resource_id == resource_id)).first() is None:
+        conn.execute(delete(t.boot_resources).where(t.boot_resources.c.id == resource_id))
+
+
 def delete_resource(conn: Connection, resource_id: int) -> list[str] | None:
     """None if there is no such resource; else the sha256s to delete from disk."""
     b, s = t.boot_resources, t.boot_resource_sets
@@ -165,22 +173,19 @@ def _sets(conn: Connection, resource_ids: list[int]) -> dict[int, list[dict[str,
     return out
 
 
-def list_resources(conn: Connection) -> list[dict[str, Any]]:
-    """Every resource with its sets (newest first) and files: three queries."""
-    return list_resources_where(conn)
-
-
-def get_resource(conn: Connection, resource_id: int) -> dict[str, Any] | None:
-    found = list_resources_where(conn, t.boot_resources.c.id == resource_id)
-    return found[0] if found else None
-
-
-def list_resources_where(conn: Connection, *where: Any) -> list[dict[str, Any]]:
+def list_resources(conn: Connection, *where: Any) -> list[dict[str, Any]]:
+    """The resources (every one, or those `where` selects) with their sets (newest first)
+    and files: three queries."""
     b = t.boot_resources
     rows = conn.execute(select(b).where(*where).order_by(b.c.id)).all()
     sets = _sets(conn, [r.id for r in rows])
     return [{"id": r.id, "rtype": r.rtype, "name": r.name, "architecture": r.architecture,
              "title": r.title, "updated": r.updated, "sets": sets.get(r.id, [])} for r in rows]
+
+
+def get_resource(conn: Connection, resource_id: int) -> dict[str, Any] | None:
+    found = list_resources(conn, t.boot_resources.c.id == resource_id)
+    return found[0] if found else None
 
 
 def newest_complete(resource: dict[str, Any]) -> dict[str, Any] | None:
@@ -206,8 +211,8 @@ def boot_files(conn: Connection, name: str, arch: str) -> dict[str, str] | None:
     """{filetype: filename} of the newest complete set of `name` for the architecture
     (`amd64`), if it has a kernel and an initrd; else None."""
     b = t.boot_resources
-    for resource in list_resources_where(conn, b.c.name == name,
-                                         b.c.architecture.like(f"{arch}/%")):
+    for resource in list_resources(conn, b.c.name == name,
+                                   b.c.architecture.like(f"{arch}/%")):
         found = newest_complete(resource)
         if found is None:
             continue
@@ -227,8 +232,20 @@ def available_names(conn: Connection) -> list[str]:
     return [r.name for r in rows]
 
 
-def resource_count(conn: Connection) -> int:
-    return conn.execute(select(func.count()).select_from(t.boot_resources)).scalar_one()
+def image_states(conn: Connection) -> list[dict[str, Any]]:
+    """Each image with its state (ready once a set is complete), the serving version and
+    size, and the progress of a version on its way: for the web UI."""
+    out = []
+    for item in list_resources(conn):
+        serving = newest_complete(item)
+        pending = item["sets"][0] if item["sets"] and not item["sets"][0]["complete"] else None
+        out.append({"id": item["id"], "name": item["name"], "type": item["rtype"],
+                    "architecture": item["architecture"],
+                    "size": serving["size"] if serving else 0,
+                    "version": serving["version"] if serving else "",
+                    "state": "ready" if serving else "incomplete",
+                    "progress": round(pending["progress"], 1) if pending else None})
+    return out
 
 
 # Progress of image work.

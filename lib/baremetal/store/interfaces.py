@@ -10,7 +10,6 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select, update
 
 from . import schema as t
-from .ipam import release_link
 
 BOND_MODES = ("balance-rr", "active-backup", "balance-xor", "broadcast", "802.3ad",
               "balance-tlb", "balance-alb")
@@ -90,12 +89,10 @@ def _new_child(conn: Connection, machine_id: int, kind: str, name: str, parents:
                vlan_id: int | None, params: dict[str, Any], mac: str | None = None,
                mtu: int | None = None) -> int:
     _name_free(conn, machine_id, name)
-    # The parents' links move to the new interface's place: they no longer carry addresses.
-    for parent in parents:
-        for link in conn.execute(select(t.ip_links.c.id).where(
-                t.ip_links.c.interface_id == parent.id)):
-            release_link(conn, link.id)
-        conn.execute(delete(t.ip_links).where(t.ip_links.c.interface_id == parent.id))
+    # The parents' links go (their addresses' claims with them, by the foreign key): the
+    # new interface is the one that carries addresses.
+    conn.execute(delete(t.ip_links).where(t.ip_links.c.interface_id.in_(
+        [p.id for p in parents])))
     return conn.execute(insert(t.interfaces).values(
         machine_id=machine_id, name=name, type=kind,
         mac_address=mac or parents[0].mac_address, enabled=True,
@@ -171,7 +168,6 @@ def unlink(conn: Connection, interface_id: int, link_id: int) -> None:
         t.ip_links.c.id == link_id, t.ip_links.c.interface_id == interface_id)).first()
     if found is None:
         raise InterfaceError(f"id: this interface has no link with id {link_id}.")
-    release_link(conn, link_id)
     conn.execute(delete(t.ip_links).where(t.ip_links.c.id == link_id))
 
 
@@ -195,10 +191,8 @@ def set_default_gateway(conn: Connection, machine_id: int, interface_id: int,
 
 
 def disconnect(conn: Connection, interface_id: int) -> None:
-    """No links, no VLAN: the cable is out."""
-    for row in conn.execute(select(t.ip_links.c.id).where(
-            t.ip_links.c.interface_id == interface_id)):
-        release_link(conn, row.id)
+    """No links (their addresses go back to the pool with them), no VLAN: the cable is
+    out."""
     conn.execute(delete(t.ip_links).where(t.ip_links.c.interface_id == interface_id))
     conn.execute(update(t.interfaces).where(t.interfaces.c.id == interface_id)
                  .values(vlan_id=None))

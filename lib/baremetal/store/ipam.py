@@ -110,9 +110,11 @@ def assign_auto_addresses(conn: Connection, machine_id: int) -> list[str]:
         i, i.c.id == link.c.interface_id).where(
         i.c.machine_id == machine_id, link.c.mode == "auto", link.c.ip_address.is_(None),
         link.c.subnet_id.is_not(None)).order_by(link.c.id)).all()
-    given = []
+    given, plans = [], {}
     for row in links:
-        ip = claim_address(conn, row.subnet_id, link_id=row.id)
+        if row.subnet_id not in plans:
+            plans[row.subnet_id] = subnet_plan(conn, row.subnet_id)
+        ip = claim_address(conn, row.subnet_id, link_id=row.id, plan=plans[row.subnet_id])
         conn.execute(update(link).where(link.c.id == row.id).values(ip_address=ip))
         given.append(ip)
     return given
@@ -125,10 +127,6 @@ def release_auto_addresses(conn: Connection, machine_id: int) -> None:
         i.c.machine_id == machine_id, link.c.mode == "auto")
     conn.execute(delete(t.ip_claims).where(t.ip_claims.c.link_id.in_(auto)))
     conn.execute(update(link).where(link.c.id.in_(auto)).values(ip_address=None))
-
-
-def release_link(conn: Connection, link_id: int) -> None:
-    conn.execute(delete(t.ip_claims).where(t.ip_claims.c.link_id == link_id))
 
 
 def subnet_addresses(conn: Connection, subnet_id: int) -> list[dict]:

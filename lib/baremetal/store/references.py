@@ -102,6 +102,15 @@ def create_subnet(conn: Connection, cidr: str, vlan_id: int, name: str | None = 
     )).inserted_primary_key[0]
 
 
+def find_subnet(conn: Connection, ref: str | int):  # type: ignore[no-untyped-def]
+    """The subnet row a client names by id, CIDR or name (None if none), as MAAS's API
+    accepts all three wherever a subnet is asked for."""
+    s, text = t.subnets, str(ref)
+    return conn.execute(select(s).where(
+        (s.c.cidr == text) | (s.c.name == text)
+        | (s.c.id == (int(text) if text.isdigit() else -1)))).first()
+
+
 def network_index(conn: Connection) -> tuple[dict[int, VLAN], dict[int, Subnet]]:
     """Every VLAN and subnet as models, keyed by id: two queries, reused for many machines."""
     vlan_rows = conn.execute(

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select, update
 
 from . import schema as t
+from .references import find_subnet
 
 
 class RouteError(ValueError):
@@ -17,13 +18,9 @@ class RouteError(ValueError):
 def _subnet(conn: Connection, value: str | int | None, field: str) -> Any:
     if value in (None, ""):
         raise RouteError(f"{field}: This field is required.")
-    s = t.subnets
-    text = str(value)
-    row = conn.execute(select(s).where(
-        (s.c.cidr == text) | (s.c.name == text)
-        | (s.c.id == (int(text) if text.isdigit() else -1)))).first()
+    row = find_subnet(conn, value)
     if row is None:
-        raise RouteError(f"{field}: no subnet '{text}'.")
+        raise RouteError(f"{field}: no subnet '{value}'.")
     return row
 
 

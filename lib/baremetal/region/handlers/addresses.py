@@ -10,7 +10,8 @@ from sqlalchemy import select
 from baremetal.network.ipam import free_blocks, statistics, to_text
 from baremetal.store import schema as t
 from baremetal.store.boot import NetworkError, create_reserved_ip
-from baremetal.store.ipam import claim_address, subnet_addresses, subnet_plan
+from baremetal.store.ipam import subnet_addresses, subnet_plan
+from baremetal.store.references import find_subnet
 
 from ..errors import BadRequest, Forbidden, NotFound
 from ..registry import registry
@@ -21,9 +22,7 @@ ipaddresses = registry.resource("IPAddressesHandler", "/ipaddresses/",
 
 
 def _subnet_id(conn, value: str) -> int:  # type: ignore[no-untyped-def]
-    row = conn.execute(select(t.subnets.c.id).where(
-        (t.subnets.c.cidr == value) | (t.subnets.c.name == value)
-        | (t.subnets.c.id == (int(value) if value.isdigit() else -1)))).first()
+    row = find_subnet(conn, value)
     if row is None:
         raise NotFound("No Subnet matches the given query.")
     return row.id
@@ -101,12 +100,8 @@ def reserve(call):  # type: ignore[no-untyped-def]
                 raise BadRequest(f"ip: {ip} is in no known subnet.")
         else:
             raise BadRequest("subnet or ip: give one.")
-        if not ip:  # the next free address: claim it to learn it, then reserve it
-            with conn.begin_nested() as probe:
-                ip = claim_address(conn, number)
-                probe.rollback()
         try:
-            created = create_reserved_ip(conn, number, ip, p.get("mac") or None,
+            created = create_reserved_ip(conn, number, ip or None, p.get("mac") or None,
                                          f"reserved by {call.viewer.username}")
         except NetworkError as error:
             raise BadRequest(str(error)) from None

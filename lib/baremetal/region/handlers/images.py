@@ -24,7 +24,6 @@ from baremetal.store.images import (
     list_resources,
     list_selections,
     list_sources,
-    newest_complete,
     request_stop,
     update_source,
 )
@@ -316,21 +315,3 @@ def delete_selection_action(call, boot_source_id, id):  # type: ignore[no-untype
                                 path_id(id, "BootSourceSelection")):
             raise NotFound("No BootSourceSelection matches the given query.")
     return Response(status=204)
-
-
-def image_states(store) -> list[dict]:  # type: ignore[no-untyped-def]
-    """For the UI and the CLI: each image with its state and progress."""
-    with store.read() as conn:
-        found = list_resources(conn)
-    out = []
-    for item in found:
-        serving = newest_complete(item)
-        pending = item["sets"][0] if item["sets"] and not item["sets"][0]["complete"] else None
-        out.append({"id": item["id"], "name": item["name"], "type": item["rtype"],
-                    "architecture": item["architecture"],
-                    "size": serving["size"] if serving else 0,
-                    "version": serving["version"] if serving else "",
-                    "state": "ready" if serving else "incomplete",
-                    "progress": round(pending["progress"], 1) if pending else None})
-    return out
-

@@ -23,7 +23,7 @@ from baremetal.store.interfaces import (
 )
 from baremetal.store.listing import MachineFilter, machine_ids
 from baremetal.store.machines import load_machines
-from baremetal.store.references import network_index
+from baremetal.store.references import find_subnet
 
 from ..errors import BadRequest, Conflict, Forbidden, NotFound
 from ..registry import registry
@@ -205,12 +205,10 @@ def link_subnet_action(call, system_id, id):  # type: ignore[no-untyped-def]
                          f"{', '.join(m.upper() for m in MODES)}.")
 
     def change(conn, node, nic):  # type: ignore[no-untyped-def]
-        _, subnets = network_index(conn)
         wanted = p.get("subnet")
         subnet = None
         if wanted:
-            subnet = next((s for s in subnets.values()
-                           if wanted in (str(s.id), s.cidr, s.name)), None)
+            subnet = find_subnet(conn, wanted)
             if subnet is None:
                 raise BadRequest(f"subnet: no subnet '{wanted}'.")
         elif mode != "link_up":

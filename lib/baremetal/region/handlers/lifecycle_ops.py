@@ -14,6 +14,7 @@ from sqlalchemy import Connection, select
 
 from baremetal.metadata import scripts
 from baremetal.models import Machine, NodeStatus
+from baremetal.storage.layouts import LayoutError, parse_size
 from baremetal.store import schema as t
 from baremetal.store.catalog import record_event
 from baremetal.store.config import get_config, series_image_name
@@ -22,6 +23,7 @@ from baremetal.store.ipam import SubnetFull, assign_auto_addresses, release_auto
 from baremetal.store.machines import transition_machines, update_machine
 from baremetal.store.power import enqueue_power_job
 from baremetal.store.scripts import start_script_set
+from baremetal.store.storage import apply_layout, plan_for
 
 from ..errors import BadRequest, Conflict, Forbidden, ServiceUnavailable
 
@@ -164,9 +166,6 @@ def set_storage_layout(call, conn: Connection, machine: Machine) -> None:  # typ
     """storage_layout (flat, lvm, blank), boot_size, root_size, root_device: the machine's
     disks are reset and the layout is applied to the boot disk (or root_device). Only
     while Ready or Allocated, as in MAAS; a layout that does not fit is a 400."""
-    from baremetal.storage.layouts import LayoutError, parse_size
-    from baremetal.store.storage import apply_layout, plan_for
-
     if machine.status not in (S.READY, S.ALLOCATED):
         raise Conflict(f"Cannot change the storage layout of a machine that is in the "
                        f"'{machine.status.label}' state: it must be Ready or Allocated.")

@@ -41,7 +41,7 @@ from baremetal.store.accounts import (
 )
 from baremetal.store.boot import enlistment_token, rotate_enlistment_token
 from baremetal.store.catalog import list_pools, list_tags, list_zones
-from baremetal.store.images import list_activity
+from baremetal.store.images import image_states, list_activity
 from baremetal.store.listing import SORTABLE, MachineFilter, machine_page
 from baremetal.store.machines import load_machines
 from baremetal.store.racks import get_or_create_setting, list_racks
@@ -385,10 +385,9 @@ def settings() -> str:
         token = enlistment_token(conn, create=False) if user.is_superuser else None
         racks = [(r, r.is_up(now)) for r in list_racks(conn)] if user.is_superuser else []
         work = list_activity(conn)
-    from baremetal.region.handlers.images import image_states
-
+        images = image_states(conn)
     return render_template("settings.html", tokens=tokens, users=users, token=token,
-                           racks=racks, images=image_states(_store()), image_work=work,
+                           racks=racks, images=images, image_work=work,
                            new_key=session.pop("new_key", None),
                            error=session.pop("settings_error", None))
 
