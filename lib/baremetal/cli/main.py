@@ -134,13 +134,14 @@ def serve(args: argparse.Namespace) -> int:
     os.environ.setdefault("BAREMETAL_DATA_DIR", str(args.data_dir))  # images live there too
     store = open_store(args)
     url = store.url
-    needs_image = args.command == "up" and not args.no_os_image and _needs_os_image(store)
+    missing = _missing_os_image(store) if args.command == "up" and not args.no_os_image \
+        else None
     store.dispose()  # the workers open their own connections
     print(f"baremetal region: http://{args.host}:{args.port}/MAAS/ (database: "
           f"{url.split('@')[-1]})", flush=True)
     children = []
-    if needs_image:
-        children.append(start_os_image_build(args, url))
+    if missing:
+        children.append(start_os_image_build(args, url, missing))
     if args.command == "up" and not args.no_boot:
         children.append(start_local_rack(args, url))
         if args.simulate > 0:
@@ -157,26 +158,25 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _needs_os_image(store: Store) -> bool:
+def _missing_os_image(store: Store) -> str | None:
+    """The default OS image's name, if the region does not have it."""
     from baremetal.store.config import get_config, series_image_name
     from baremetal.store.images import available_names
 
     with store.read() as conn:
         wanted = series_image_name(get_config(conn, "default_osystem"),
                                    get_config(conn, "default_distro_series"))
-        return wanted not in available_names(conn)
+        return None if wanted in available_names(conn) else wanted
 
 
-def start_os_image_build(args: argparse.Namespace, database_url: str):  # type: ignore[no-untyped-def]
+def start_os_image_build(args: argparse.Namespace, database_url: str, name: str):  # type: ignore[no-untyped-def]
     """As MAAS imports images on its first start: the default OS image is built in the
     background (a child process; cached by its inputs), while the API already answers.
     Its progress is in the log, `baremetal images list` and the UI."""
     import subprocess
 
     from baremetal.children import die_with_parent
-    from baremetal.store.config import DEFAULTS
 
-    name = f"{DEFAULTS['default_osystem']}/{DEFAULTS['default_distro_series']}"
     print(f"baremetal up: no {name} image yet; building it in the background", flush=True)
     return subprocess.Popen(
         [sys.executable, "-m", "baremetal.cli", "images", "build", "--os", name,
